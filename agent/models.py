@@ -1,0 +1,163 @@
+"""Typed models at the agent's boundaries: the incident it is given, the findings detectors return,
+the classification, and the draft (whose JSON form is a public contract: fields may be added, none renamed).
+
+Evidence ids are stable strings, built only by the helpers below:
+  span:<span_id>                 a span (span ids are unique within the store)
+  doc:<span_id>:<doc_index>      a document retrieved by that retrieval span
+  report:<n>                     the n-th report (complaint/message) of the incident, from 1
+  pm:<postmortem_id>             a past post-mortem
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Layer = Literal["model", "prompt", "data", "system"]
+LAYERS: tuple[Layer, ...] = ("model", "prompt", "data", "system")
+Role = Literal["primary", "contributing", "ruled_out", "unknown"]
+Confidence = Literal["confirmed", "likely", "inconclusive"]
+EvidenceKind = Literal["span", "document", "report", "postmortem"]
+
+
+def span_ref(span_id: str) -> str:
+    return f"span:{span_id}"
+
+
+def doc_ref(span_id: str, index: int) -> str:
+    return f"doc:{span_id}:{index}"
+
+
+def report_ref(n: int) -> str:
+    return f"report:{n}"
+
+
+def pm_ref(postmortem_id: str) -> str:
+    return f"pm:{postmortem_id}"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Report(_Model):
+    """A user complaint or message about the incident, as reported (Slack thread, ticket, e-mail)."""
+
+    text: str
+    timestamp: datetime | None = None
+    author: str | None = None
+    source: str | None = None  # "slack", "zendesk", ...
+
+
+class Incident(_Model):
+    id: str | None = None
+    title: str
+    description: str = ""
+    service: str | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    reports: list[Report] = Field(default_factory=list)
+    trace_ids: list[str] = Field(default_factory=list)
+    severity: str | None = None
+
+
+class Evidence(_Model):
+    """Something a sentence can cite. `excerpt` is verbatim text of the cited object."""
+
+    id: str
+    kind: EvidenceKind
+    trace_id: str | None = None
+    span_id: str | None = None
+    excerpt: str = ""
+    timestamp: datetime | None = None
+    label: str | None = None  # short human label, e.g. "llm chat gpt-4o-2024-08-06 (refund-bot)"
+
+
+class Finding(_Model):
+    """What one detector concluded, with the evidence it rests on."""
+
+    detector: str  # the detector's registered name
+    title: str  # one line, human readable
+    detail: str = ""  # may quote evidence; quotes must be verbatim
+    layer_hint: Layer | None = None  # None: relevant to no layer in particular (e.g. onset)
+    strength: float = Field(ge=0.0, le=1.0)  # how strongly this indicates a cause
+    evidence: list[str] = Field(default_factory=list)  # evidence ids
+    onset: datetime | None = None  # when this change/bad behaviour began, if the detector knows
+    is_gap: bool = False  # a telemetry gap (also an action item)
+    data: dict[str, Any] = Field(default_factory=dict)  # detector-specific figures (rates, diffs)
+
+
+class LayerAssessment(_Model):
+    layer: Layer
+    role: Role
+    confidence: Confidence
+    rationale: str
+    evidence: list[str] = Field(default_factory=list)
+    score: float | None = None  # the offline classifier's transparent score
+
+
+class Classification(_Model):
+    primary: Layer | None
+    layers: list[LayerAssessment]
+    method: str = "offline"  # "offline" or the provider name
+
+
+class ActionItem(_Model):
+    layer: Layer | Literal["telemetry"]
+    title: str
+    detail: str = ""
+    kind: str = "fix"  # prompt_fix, regression_eval, index_fix, model_pinning, monitoring, guardrail, telemetry
+    evidence: list[str] = Field(default_factory=list)
+
+
+class Reproducibility(_Model):
+    similar_requests: int = 0
+    flagged: int = 0
+    rate: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    method: str = "wilson 95%"
+    note: str = ""
+    evidence: list[str] = Field(default_factory=list)
+
+
+class Affected(_Model):
+    traces: int = 0
+    sessions: int = 0
+    users: int = 0
+    by_hour: list[dict[str, Any]] = Field(default_factory=list)  # [{"hour": iso, "traces": n}]
+
+
+class Sentence(_Model):
+    """One factual sentence of the draft and the evidence it cites."""
+
+    text: str
+    cites: list[str] = Field(default_factory=list)
+    quote: str | None = None  # verbatim text that must appear in one of the cited objects
+
+
+class Section(_Model):
+    key: str  # summary, impact, detection, timeline, layers, decisive, reproducibility, ...
+    title: str
+    sentences: list[Sentence] = Field(default_factory=list)
+
+
+class Draft(_Model):
+    incident: Incident
+    classification: Classification
+    evidence: list[Evidence]
+    findings: list[Finding] = Field(default_factory=list)
+    sections: list[Section] = Field(default_factory=list)
+    decisive_evidence: str | None = None
+    onset: datetime | None = None
+    affected: Affected = Field(default_factory=Affected)
+    reproducibility: Reproducibility = Field(default_factory=Reproducibility)
+    action_items: list[ActionItem] = Field(default_factory=list)
+    similar_incidents: list[str] = Field(default_factory=list)  # pm: ids
+    telemetry_gaps: list[str] = Field(default_factory=list)
+    provider: str = "offline"
+    notes: list[str] = Field(default_factory=list)  # e.g. "provider failed; offline analysis used"
+    usage: dict[str, Any] = Field(default_factory=dict)  # tokens in/out, cost, latency
+    markdown: str = ""
