@@ -1,0 +1,103 @@
+"""Which format a file is, from its name and its first 64 KiB (never the whole file)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from retrieval.ingest.source import head_text, opened
+
+FORMATS = ("otlp-json", "otlp-jsonl", "langfuse-json", "langfuse-jsonl", "markdown")
+MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdx"}
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+TRACE_SUFFIXES = {".json", ".jsonl", ".ndjson"}
+_OTLP_KEY = re.compile(r'"(resourceSpans|resource_spans)"\s*:')
+_LANGFUSE_TYPE = re.compile(
+    r'"type"\s*:\s*"(GENERATION|SPAN|EVENT|TOOL|RETRIEVER|AGENT|CHAIN|EMBEDDING|EVALUATOR|GUARDRAIL)"'
+)
+_LANGFUSE_KEYS = re.compile(
+    r'"(parentObservationId|parent_observation_id|observations|promptName|startTime)"\s*:'
+)
+_TRACE_ID = re.compile(r'"(traceId|trace_id)"\s*:')
+
+
+class UnknownFormatError(ValueError):
+    """The file is in no format the ingesters read; the message names the file."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def _suffixes(path: Path) -> list[str]:
+    return [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".gzip")]
+
+
+def detect_format(path: Path) -> str:
+    """One of FORMATS; raises UnknownFormatError (naming the file) for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise UnknownFormatError(path, "no such file" if not path.exists() else "not a regular file")
+    suffixes = _suffixes(path)
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix in MARKDOWN_SUFFIXES:
+        return "markdown"
+    head = head_text(path)
+    stripped = head.lstrip()
+    if not stripped:
+        raise UnknownFormatError(path, "file is empty")
+    if stripped[0] not in "[{":
+        if stripped.startswith("---") or stripped.startswith("#"):
+            return "markdown"
+        raise UnknownFormatError(path, "not JSON, JSON lines or Markdown")
+    family = _family(head)
+    if family is None:
+        raise UnknownFormatError(
+            path, "unknown dialect (no OTLP resourceSpans and no Langfuse observation fields)"
+        )
+    return f"{family}-{'jsonl' if _is_json_lines(path, stripped, suffix) else 'json'}"
+
+
+def _family(head: str) -> str | None:
+    if _OTLP_KEY.search(head):
+        return "otlp"
+    if _TRACE_ID.search(head) and (_LANGFUSE_TYPE.search(head) or _LANGFUSE_KEYS.search(head)):
+        return "langfuse"
+    if _LANGFUSE_KEYS.search(head) and '"observations"' in head:
+        return "langfuse"
+    return None
+
+
+def _is_json_lines(path: Path, stripped: str, suffix: str) -> bool:
+    """JSON lines when the line after the first line break starts another top-level object.
+
+    A pretty-printed document's second line is indented or a key, never a bare `{`; a one-line file is
+    JSON lines only by its suffix. The scan reads in chunks until the first line break (constant memory).
+    """
+    if stripped[0] == "[":
+        return False
+    after = _after_first_line(path)
+    if after is None:
+        return suffix in JSONL_SUFFIXES
+    return after == "{"
+
+
+def _after_first_line(path: Path) -> str | None:
+    """The first non-blank character after the first line of content, or None at end of file."""
+    started = seen_break = False
+    with opened(path) as fp:
+        while chunk := fp.read(1 << 16):
+            text = chunk.decode("utf-8", errors="replace")
+            if not started:
+                text = text.lstrip()
+                started = bool(text)
+            if not seen_break:
+                if "\n" not in text:
+                    continue
+                text = text[text.index("\n") :]
+                seen_break = True
+            rest = text.lstrip()
+            if rest:
+                return rest[0]
+    return None
