@@ -1,0 +1,135 @@
+"""The LLM side of classification: the same findings and evidence as the offline classifier, structured output,
+and a validation that no answer can get past with invented or missing evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.llm.prompt import build_prompt, with_feedback
+from agent.llm.schemas import ClassificationAnswer, LayerAnswer
+from agent.models import LAYERS, Classification, Evidence, Finding, Incident, LayerAssessment
+from agent.providers.base import Provider, ProviderError, Usage
+
+CLASSIFY_MAX_TOKENS = 4000  # room for reasoning models, whose thinking counts against it
+DEFAULT_BUDGET = 24_000
+
+
+@dataclass
+class Checked:
+    classification: Classification
+    problems: list[str] = field(default_factory=list)  # make the answer unusable: re-ask, then fail
+    notes: list[str] = field(default_factory=list)  # corrected silently (ids dropped, confidence capped)
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems
+
+
+def classify_with_llm(
+    provider: Provider,
+    incident: Incident,
+    findings: Sequence[Finding],
+    evidence: Sequence[Evidence],
+    similar: Sequence[Any] = (),
+    *,
+    budget: int = DEFAULT_BUDGET,
+) -> tuple[Classification, Usage]:
+    """Ask the provider to classify the layers. Raises ProviderError (with `.usage`) when it cannot."""
+    prompt = build_prompt(
+        "classify",
+        incident=incident,
+        findings=findings,
+        evidence=evidence,
+        similar=similar,
+        budget=budget,
+        schema=ClassificationAnswer,
+        max_tokens=CLASSIFY_MAX_TOKENS,
+    )
+    usage = Usage()
+    request = prompt.request
+    problems: list[str] = []
+    for _ in range(provider.policy.answer_retries + 1):
+        try:
+            parsed = provider.parse(request, ClassificationAnswer)
+        except ProviderError as exc:
+            raise ProviderError(exc.reason, usage=usage + exc.usage, retryable=exc.retryable) from exc
+        usage = usage + parsed.usage
+        checked = check_classification(parsed.value, prompt.sent_ids, findings, method=provider.name)
+        if checked.usable:
+            return checked.classification, usage
+        usage = usage + Usage(invalid_answers=1)
+        problems = checked.problems
+        request = with_feedback(prompt.request, problems)
+    raise ProviderError(f"{provider.name}: classification rejected: {'; '.join(problems)}", usage=usage)
+
+
+def check_classification(
+    answer: ClassificationAnswer, sent_ids: set[str], findings: Sequence[Finding], *, method: str
+) -> Checked:
+    """Keep what the evidence supports.
+
+    - ids that were not sent are removed;
+    - a primary or contributing layer left without evidence is demoted to unknown / inconclusive;
+    - if that leaves the named primary without support, or the answer names no consistent primary, it is unusable;
+    - `confirmed` needs a finding of the same layer resting on a cited id, else it becomes `likely`.
+    """
+    notes: list[str] = []
+    problems: list[str] = []
+    seen: dict[str, LayerAnswer] = {}
+    for a in answer.layers:
+        seen.setdefault(a.layer, a)
+    named = answer.primary
+    primaries = [a.layer for a in seen.values() if a.role == "primary"]
+    if named is None and len(primaries) == 1:
+        named = primaries[0]
+    assessments: list[LayerAssessment] = []
+    for layer in LAYERS:
+        a = seen.get(layer)
+        if a is None:
+            notes.append(f"{layer}: not assessed by the model")
+            assessments.append(
+                LayerAssessment(
+                    layer=layer, role="unknown", confidence="inconclusive", rationale="Not assessed."
+                )
+            )
+            continue
+        cited = list(dict.fromkeys(a.evidence))
+        kept = [eid for eid in cited if eid in sent_ids]
+        if len(kept) < len(cited):
+            invented = [eid for eid in cited if eid not in sent_ids]
+            notes.append(f"{layer}: dropped ids not in the evidence sent: {', '.join(invented[:5])}")
+        role, confidence, rationale = a.role, a.confidence, a.rationale.strip()
+        if len(kept) < len(cited):
+            rationale = (
+                f"{rationale} ({len(cited) - len(kept)} cited id(s) not in the evidence were dropped.)"
+            )
+        if role == "primary" and layer != named:
+            role = "contributing"
+            notes.append(f"{layer}: a second primary, kept as contributing")
+        if layer == named and role != "primary":
+            role = "primary"
+        if role in ("primary", "contributing") and not kept:
+            if layer == named:
+                problems.append(f"the primary layer {layer!r} cites no evidence id that was provided")
+            role, confidence = "unknown", "inconclusive"
+            rationale = f"(Demoted: the model cited no evidence that was provided.) {rationale}"
+            notes.append(f"{layer}: demoted to unknown, no valid evidence")
+        if confidence == "confirmed" and not _grounded(layer, kept, findings):
+            confidence = "likely"
+            notes.append(f"{layer}: 'confirmed' capped at 'likely', no {layer} finding rests on its evidence")
+        assessments.append(
+            LayerAssessment(layer=layer, role=role, confidence=confidence, rationale=rationale, evidence=kept)
+        )
+    if named is not None and named not in seen:
+        problems.append(f"the primary layer {named!r} has no assessment")
+    primary = named if not problems else None
+    classification = Classification(primary=primary, layers=assessments, method=method)
+    return Checked(classification=classification, problems=problems, notes=notes)
+
+
+def _grounded(layer: str, cited: list[str], findings: Sequence[Finding]) -> bool:
+    wanted = set(cited)
+    return any(f.layer_hint == layer and wanted.intersection(f.evidence) for f in findings)

@@ -1,0 +1,130 @@
+"""The LLM side of the narrative: cited sentences for the prose sections, checked against what was sent.
+
+Figures (impact counts, reproducibility rates, action items) stay with the offline drafter; the model writes
+prose, and every sentence must cite evidence ids it was given, and quote only what it was shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from agent.llm import blocks
+from agent.llm.prompt import build_prompt, with_feedback
+from agent.llm.schemas import NarrativeAnswer
+from agent.models import Classification, Evidence, Finding, Incident, Section, Sentence
+from agent.providers.base import Provider, ProviderError, Usage
+
+NARRATIVE_MAX_TOKENS = 8000
+DEFAULT_BUDGET = 24_000
+DEFAULT_SECTIONS: dict[str, str] = {
+    "summary": "Summary",
+    "timeline": "Timeline",
+    "layers": "Failure-layer analysis",
+    "decisive": "The decisive point",
+    "went_well_poorly": "What went well and what went poorly",
+}
+MAX_DROPPED_SHARE = 0.5  # more sentences than this rejected: the answer is not trusted at all
+
+
+@dataclass
+class CheckedNarrative:
+    sections: list[Section]
+    kept: int = 0
+    dropped: list[str] = field(default_factory=list)  # why each rejected sentence went
+
+    @property
+    def problems(self) -> list[str]:
+        total = self.kept + len(self.dropped)
+        if self.kept == 0:
+            return ["no sentence cited evidence that was provided", *self.dropped[:5]]
+        if total and len(self.dropped) / total > MAX_DROPPED_SHARE:
+            return [f"{len(self.dropped)} of {total} sentences were unsupported", *self.dropped[:5]]
+        return []
+
+
+def write_narrative(
+    provider: Provider,
+    incident: Incident,
+    classification: Classification,
+    findings: Sequence[Finding],
+    evidence: Sequence[Evidence],
+    *,
+    budget: int = DEFAULT_BUDGET,
+    sections: Mapping[str, str] | None = None,
+) -> tuple[list[Section], Usage]:
+    """Sections (in the requested order) whose sentences cite only evidence that was sent. Raises ProviderError."""
+    wanted = dict(sections or DEFAULT_SECTIONS)
+    listing = "\n".join(f"- `{key}`: {title}" for key, title in wanted.items())
+    prompt = build_prompt(
+        "narrative",
+        incident=incident,
+        findings=findings,
+        evidence=evidence,
+        budget=budget,
+        schema=NarrativeAnswer,
+        max_tokens=NARRATIVE_MAX_TOKENS,
+        extra_blocks={"classification": blocks.classification_lines(classification)},
+        values={"sections_list": listing},
+    )
+    excerpts = prompt.excerpts
+    usage = Usage()
+    request = prompt.request
+    problems: list[str] = []
+    for _ in range(provider.policy.answer_retries + 1):
+        try:
+            parsed = provider.parse(request, NarrativeAnswer)
+        except ProviderError as exc:
+            raise ProviderError(exc.reason, usage=usage + exc.usage, retryable=exc.retryable) from exc
+        usage = usage + parsed.usage
+        checked = check_narrative(parsed.value, excerpts, wanted)
+        if not checked.problems:
+            return checked.sections, usage
+        usage = usage + Usage(invalid_answers=1)
+        problems = checked.problems
+        request = with_feedback(prompt.request, problems)
+    raise ProviderError(f"{provider.name}: narrative rejected: {'; '.join(problems)}", usage=usage)
+
+
+def check_narrative(
+    answer: NarrativeAnswer, excerpts: Mapping[str, str], wanted: Mapping[str, str]
+) -> CheckedNarrative:
+    """Drop ids that were not sent; drop sentences left without a citation or quoting what no cited excerpt says."""
+    by_key: dict[str, list[Sentence]] = {}
+    result = CheckedNarrative(sections=[])
+    for section in answer.sections:
+        if section.key not in wanted or section.key in by_key:
+            continue
+        kept_sentences: list[Sentence] = []
+        for s in section.sentences:
+            text = " ".join(s.text.split())
+            if not text:
+                continue
+            cites = [c for c in dict.fromkeys(s.cites) if c in excerpts]
+            if not cites:
+                invented = [c for c in s.cites if c not in excerpts]
+                why = f"cites unknown ids {', '.join(invented[:3])}" if invented else "cites nothing"
+                result.dropped.append(f"{section.key}: {why}")
+                continue
+            quote = (s.quote or "").strip() or None
+            if quote and not any(_contains(excerpts[c], quote) for c in cites):
+                result.dropped.append(f"{section.key}: quote not found in its cited evidence: {quote[:60]!r}")
+                continue
+            kept_sentences.append(Sentence(text=text, cites=cites, quote=quote))
+        by_key[section.key] = kept_sentences
+        result.kept += len(kept_sentences)
+    result.sections = [
+        Section(key=key, title=title, sentences=by_key[key])
+        for key, title in wanted.items()
+        if by_key.get(key)
+    ]
+    return result
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    return _norm(needle) in _norm(haystack.rstrip("…"))
