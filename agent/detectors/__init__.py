@@ -1,0 +1,24 @@
+"""Detectors of the post-mortem agent: named units that turn an incident's spans into findings.
+
+ctx = DetectorContext(incident, spans, baseline, embed)
+findings = run_detectors(ctx)
+flagged = flag_bad_outputs(ctx, findings)
+onset = estimate_onset(ctx, flagged)
+findings = correlate_onset(ctx, findings, onset)      # the complete list, re-weighted
+repro = reproducibility(ctx, flagged)
+"""
+
+from agent.detectors.base import DetectorContext, detector_names, run_detectors
+from agent.detectors.onset import correlate_onset, estimate_onset
+from agent.detectors.reproducibility import reproducibility
+from agent.detectors.symptoms import flag_bad_outputs
+
+__all__ = [
+    "DetectorContext",
+    "correlate_onset",
+    "detector_names",
+    "estimate_onset",
+    "flag_bad_outputs",
+    "reproducibility",
+    "run_detectors",
+]

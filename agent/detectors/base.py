@@ -1,0 +1,346 @@
+"""The detector context (the spans of an incident and its baseline), the registry and `run_detectors`.
+
+Detectors run in two phases. Phase 1 detectors judge outputs (unsupported answers, obeyed injections, ignored tool
+errors...) and report the bad outputs they saw in `data["bad_span_ids"]`. Between the phases the symptom flags are
+computed (`flag_bad_outputs`), so phase 2 detectors (changes: model, prompt, sampling, retrieval, inputs) can ask
+whether their signal co-occurs with, or precedes, the bad outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+
+import numpy as np
+
+from agent.models import Finding, Incident
+from retrieval.trace import Document, Span, SpanKind
+
+log = logging.getLogger(__name__)
+
+Embed = Callable[[list[str]], np.ndarray]
+Detector = Callable[["DetectorContext"], list[Finding]]
+
+MAX_EMBED_CHARS = 1200  # MiniLM reads 256 tokens; longer text only costs tokenization time
+
+
+@dataclass
+class DetectorContext:
+    incident: Incident
+    spans: list[Span]  # spans of the incident's traces in the window (all kinds), any order
+    baseline: list[Span]  # same service, before the window (may be empty)
+    embed: Embed | None = None  # L2-normalised sentence embeddings, or None (lexical fallbacks)
+    # filled by run_detectors / flag_bad_outputs: flagged span ids over window AND baseline
+    flags: set[str] | None = None
+    _vectors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _requests: dict[str, tuple[Span, str]] = field(default_factory=dict, repr=False)
+    _delivered: dict[str, str] = field(default_factory=dict, repr=False)
+    _flag_key: tuple[int, int] = (0, 0)
+    _flag_traces: set[str] = field(default_factory=set, repr=False)
+    memo: dict[str, object] = field(default_factory=dict, repr=False)  # per-context caches of detectors
+    errors: list[str] = field(
+        default_factory=list
+    )  # detectors that failed ("name: error"), for the draft's notes
+
+    # ---------------------------------------------------------------- indexes
+    @cached_property
+    def by_id(self) -> dict[str, Span]:
+        return {s.span_id: s for s in [*self.baseline, *self.spans]}
+
+    @cached_property
+    def window_ids(self) -> frozenset[str]:
+        return frozenset(s.span_id for s in self.spans)
+
+    @cached_property
+    def traces(self) -> dict[str, list[Span]]:
+        """trace id -> its spans (window and baseline) in start order."""
+        out: dict[str, list[Span]] = defaultdict(list)
+        for span in [*self.baseline, *self.spans]:
+            out[span.trace_id].append(span)
+        for spans in out.values():
+            spans.sort(key=lambda s: s.start_time)
+        return dict(out)
+
+    @cached_property
+    def children(self) -> dict[str, list[Span]]:
+        out: dict[str, list[Span]] = defaultdict(list)
+        for span in self.by_id.values():
+            if span.parent_span_id:
+                out[span.parent_span_id].append(span)
+        return dict(out)
+
+    @cached_property
+    def service(self) -> str | None:
+        """The incident's service, if any span carries it (else scope is every span)."""
+        wanted = self.incident.service
+        if wanted and any(s.service == wanted for s in self.by_id.values()):
+            return wanted
+        return None
+
+    @cached_property
+    def incident_traces(self) -> frozenset[str]:
+        """Traces that contain at least one span of the incident's service."""
+        if self.service is None:
+            return frozenset(self.traces)
+        return frozenset(s.trace_id for s in self.by_id.values() if s.service == self.service)
+
+    def in_scope(self, span: Span) -> bool:
+        return self.service is None or span.service == self.service
+
+    def scope_weight(self, span: Span) -> float:
+        """1 in the incident's service, less in a trace that crosses into it, little elsewhere."""
+        if self.in_scope(span):
+            return 1.0
+        return 0.6 if span.trace_id in self.incident_traces else 0.25
+
+    def is_window(self, span: Span) -> bool:
+        return span.span_id in self.window_ids
+
+    # ---------------------------------------------------------------- answers
+    def _answers(self, spans: list[Span]) -> list[Span]:
+        last: dict[str, Span] = {}
+        silent: dict[str, Span] = {}  # LLM calls recorded without their content
+        roots: dict[str, Span] = {}
+        for span in sorted(spans, key=lambda s: s.start_time):
+            if span.kind == SpanKind.llm and self.in_scope(span):
+                if span.output_text.strip():
+                    last[span.trace_id] = span
+                else:
+                    silent[span.trace_id] = span
+            elif span.parent_span_id is None and (span.output_value or "").strip() and self.in_scope(span):
+                roots.setdefault(span.trace_id, span)
+        for trace_id, span in silent.items():
+            last.setdefault(trace_id, span)
+        # a trace answered without any model call (a cache, a fallback) is answered by its root span
+        for trace_id, root in roots.items():
+            if trace_id not in last and not any(
+                s.kind == SpanKind.llm for s in self.traces.get(trace_id, [])
+            ):
+                last[trace_id] = root
+        return sorted(last.values(), key=lambda s: s.start_time)
+
+    @cached_property
+    def answers(self) -> list[Span]:
+        """One per window trace: its last in-scope LLM span with text output (else its last LLM span, when
+        content was not captured; with no model call at all, the root span that delivered the answer)."""
+        return self._answers(self.spans)
+
+    def root_of(self, span: Span) -> Span:
+        trace = self.traces.get(span.trace_id, [span])
+        return next((s for s in trace if s.parent_span_id is None), trace[0])
+
+    def delivered_text(self, answer: Span) -> str:
+        """What the user received: the root span's output when recorded, else the model's output."""
+        cached = self._delivered.get(answer.span_id)
+        if cached is None:
+            root = self.root_of(answer)
+            delivered = _unwrap(root.output_value) if root.output_value and root.output_value.strip() else ""
+            cached = self._delivered[answer.span_id] = delivered or answer.output_text
+        return cached
+
+    @cached_property
+    def baseline_answers(self) -> list[Span]:
+        return self._answers(self.baseline)
+
+    @cached_property
+    def llm_spans(self) -> list[Span]:
+        return sorted((s for s in self.spans if s.kind == SpanKind.llm), key=lambda s: s.start_time)
+
+    @cached_property
+    def baseline_llm_spans(self) -> list[Span]:
+        return sorted((s for s in self.baseline if s.kind == SpanKind.llm), key=lambda s: s.start_time)
+
+    def answer_of(self, trace_id: str) -> Span | None:
+        return self._answer_index.get(trace_id)
+
+    @cached_property
+    def _answer_index(self) -> dict[str, Span]:
+        return {s.trace_id: s for s in [*self.baseline_answers, *self.answers]}
+
+    def request_text(self, span: Span) -> str:
+        """What the user asked in this span's trace (see `request_source`)."""
+        return self.request_source(span)[1]
+
+    def request_source(self, span: Span) -> tuple[Span, str]:
+        """(span holding it, text) of the user's request: the trace root's input, else the retrieval query,
+        else the last user message (which may carry stuffed context)."""
+        cached = self._requests.get(span.trace_id)
+        if cached is None:
+            cached = _request_source(self.traces.get(span.trace_id, []), span)
+            self._requests[span.trace_id] = cached
+        return cached
+
+    def before(self, span: Span, kind: SpanKind | None = None) -> list[Span]:
+        """Spans of the same trace that started no later than `span` (optionally of one kind)."""
+        return [
+            s
+            for s in self.traces.get(span.trace_id, [])
+            if s.start_time <= span.start_time
+            and s.span_id != span.span_id
+            and (kind is None or s.kind == kind)
+        ]
+
+    def documents_for(self, span: Span) -> list[tuple[str, int, Document]]:
+        """(retrieval span id, index, document) in the context of an LLM span: its own and its trace's."""
+        out = [(span.span_id, i, d) for i, d in enumerate(span.documents)]
+        for s in self.traces.get(span.trace_id, []):
+            if (
+                s.span_id != span.span_id
+                and s.documents
+                and s.start_time <= (span.end_time or span.start_time)
+            ):
+                out.extend((s.span_id, i, d) for i, d in enumerate(s.documents))
+        return out
+
+    # ---------------------------------------------------------------- time
+    @cached_property
+    def window_start(self) -> datetime | None:
+        if self.incident.window_start:
+            return self.incident.window_start
+        return min((s.start_time for s in self.spans), default=None)
+
+    @cached_property
+    def window_end(self) -> datetime | None:
+        if self.incident.window_end:
+            return self.incident.window_end
+        return max((s.start_time for s in self.spans), default=None)
+
+    @cached_property
+    def horizon(self) -> timedelta:
+        """A natural time scale for 'near': a tenth of the window, at least 30 minutes."""
+        if self.window_start and self.window_end and self.window_end > self.window_start:
+            return max(timedelta(minutes=30), (self.window_end - self.window_start) / 10)
+        return timedelta(hours=1)
+
+    # ---------------------------------------------------------------- flags
+    def is_flagged(self, span: Span) -> bool:
+        """Whether the trace's answer was judged bad (False before flags are computed)."""
+        if not self.flags:
+            return False
+        return span.trace_id in self.flagged_traces()
+
+    def flagged_traces(self) -> set[str]:
+        """Trace ids whose answer is flagged (empty before flags are computed)."""
+        if not self.flags:
+            return set()
+        if self._flag_key != (id(self.flags), len(self.flags)):
+            self._flag_key = (id(self.flags), len(self.flags))
+            self._flag_traces = {self.by_id[i].trace_id for i in self.flags if i in self.by_id}
+        return self._flag_traces
+
+    # ---------------------------------------------------------------- embeddings
+    def vectors(self, texts: list[str]) -> np.ndarray | None:
+        """Embeddings of `texts` (deduplicated, cached per context), or None without an embedder."""
+        if self.embed is None:
+            return None
+        keys = [t[:MAX_EMBED_CHARS] for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._vectors))
+        if missing:
+            try:
+                vecs = np.asarray(self.embed(missing), dtype=np.float32)
+            except Exception as exc:  # an embedder failure degrades to the lexical fallbacks
+                log.warning("embedding failed, using lexical fallbacks: %s", exc)
+                self.embed = None
+                return None
+            for key, vec in zip(missing, vecs, strict=True):
+                self._vectors[key] = vec
+        if not keys:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.stack([self._vectors[k] for k in keys])
+
+
+def evenly(spans: list[Span], cap: int) -> list[Span]:
+    """At most `cap` spans spread evenly over the list (deterministic: the same list gives the same sample,
+    so detectors sampling the same answers share cached embeddings)."""
+    if len(spans) <= cap:
+        return spans
+    step = len(spans) / cap
+    return [spans[int(i * step)] for i in range(cap)]
+
+
+def _request_source(trace: list[Span], span: Span) -> tuple[Span, str]:
+    for s in trace:
+        if s.parent_span_id is None and s.input_value and s.input_value.strip():
+            return s, _unwrap(s.input_value)
+    for s in trace:
+        if s.retrieval_query and s.retrieval_query.strip():
+            return s, s.retrieval_query
+    return span, span.user_text
+
+
+def _unwrap(value: str) -> str:
+    """A JSON input ({"question": "..."}) -> its longest string value; plain text as is."""
+    text = value.strip()
+    if not text.startswith(("{", "[")):
+        return text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(data, dict):
+        for key in ("question", "query", "input", "message", "text", "prompt", "content"):
+            if isinstance(data.get(key), str) and data[key].strip():
+                return data[key]
+        data = data.get("messages", data)
+    if isinstance(data, list):
+        users = [m.get("content") for m in data if isinstance(m, dict) and m.get("role") == "user"]
+        if users and isinstance(users[-1], str):
+            return users[-1]
+    return text
+
+
+# -------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    func: Detector
+    phase: int
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def detector(name: str, *, phase: int = 2) -> Callable[[Detector], Detector]:
+    """Register a detector under `name`. Phase 1 judges outputs; phase 2 looks for changes and causes."""
+
+    def wrap(func: Detector) -> Detector:
+        _REGISTRY[name] = _Entry(name, func, phase)
+        return func
+
+    return wrap
+
+
+def detector_names() -> list[str]:
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def run_detectors(ctx: DetectorContext, names: list[str] | None = None) -> list[Finding]:
+    """Run the named detectors (all by default); findings sorted by strength, strongest first. A detector that
+    raises is skipped and recorded in `ctx.errors`."""
+    _load_all()
+    unknown = sorted(set(names or []) - set(_REGISTRY))
+    if unknown:
+        raise ValueError(f"unknown detector(s): {', '.join(unknown)}; known: {', '.join(sorted(_REGISTRY))}")
+    wanted = [_REGISTRY[n] for n in (names if names is not None else sorted(_REGISTRY))]
+    findings: list[Finding] = []
+    for entry in sorted(wanted, key=lambda e: (e.phase, e.name)):
+        if entry.phase == 2 and ctx.flags is None:
+            from agent.detectors.symptoms import compute_flags
+
+            ctx.flags = compute_flags(ctx, findings)
+        try:
+            findings.extend(entry.func(ctx))
+        except Exception as exc:  # one detector tripping on odd data must not sink the whole analysis
+            log.exception("detector %s failed", entry.name)
+            ctx.errors.append(f"{entry.name}: {type(exc).__name__}: {exc}")
+    return sorted(findings, key=lambda f: (-f.strength, f.detector, f.title))
+
+
+def _load_all() -> None:
+    import agent.detectors.catalog  # noqa: F401  (imports every detector module)

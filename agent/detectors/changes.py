@@ -1,0 +1,126 @@
+"""Finding version changes in a time line (served model, prompt version, sampling settings, document content)
+and scoring them by what happened to the bad-output rate around them, not by their mere existence."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from agent.detectors.base import DetectorContext
+from agent.detectors.stats import Association, associate, rate, step_effect
+from agent.models import span_ref
+from retrieval.trace import Span
+
+
+@dataclass
+class Change:
+    group: str
+    old: str | None
+    new: str
+    first_new: Span
+    last_old: Span | None
+    n_old: int
+    n_new: int
+    mixed: bool  # the old value kept appearing after the new one did (partial rollout, A/B)
+    new_spans: list[Span]
+    old_spans: list[Span]
+
+
+def find_changes(items: list[tuple[Span, str]], group: str = "", min_count: int = 2) -> list[Change]:
+    """Each value that first appears after another one was in use is a change (one-off values ignored)."""
+    items = sorted(items, key=lambda x: x[0].start_time)
+    if not items:
+        return []
+    counts = Counter(key for _, key in items)
+    min_count = 1 if len(items) <= 5 else min_count
+    first_at: dict[str, int] = {}
+    for i, (_, key) in enumerate(items):
+        first_at.setdefault(key, i)
+    changes = []
+    for key, i in sorted(first_at.items(), key=lambda kv: kv[1]):
+        if i == 0 or counts[key] < min_count:
+            continue
+        prior = Counter(k for _, k in items[max(0, i - 50) : i] if k != key)
+        if not prior:
+            continue
+        old = prior.most_common(1)[0][0]
+        last_old = next((s for s, k in reversed(items[:i]) if k == old), None)
+        after = items[i:]
+        changes.append(
+            Change(
+                group=group,
+                old=old,
+                new=key,
+                first_new=items[i][0],
+                last_old=last_old,
+                n_old=counts[old],
+                n_new=counts[key],
+                mixed=any(k == old for _, k in after),
+                new_spans=[s for s, k in items if k == key],
+                old_spans=[s for s, k in items if k == old],
+            )
+        )
+    return changes
+
+
+@dataclass
+class ChangeScore:
+    strength: float
+    effect: float
+    step: Association
+    mixed: Association | None
+    scope: float
+
+    example: Span | None = None  # a flagged answer under the new value, when the change marks bad outputs
+
+    def as_data(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "effect": round(self.effect, 3),
+            "scope_weight": self.scope,
+            "flag_rate_before": round(rate(self.step.without_flag, self.step.without_n), 3),
+            "flag_rate_after": round(rate(self.step.with_flag, self.step.with_n), 3),
+            "answers_before": self.step.without_n,
+            "answers_after": self.step.with_n,
+        }
+        if self.mixed is not None:
+            data["mixed_rollout"] = self.mixed.as_data()
+        return data
+
+
+def score_change(ctx: DetectorContext, change: Change, base: float = 0.15, gain: float = 0.8) -> ChangeScore:
+    """Strength of a change: in the incident's service? followed by a step up in bad outputs? and, when old
+    and new ran side by side, were the new one's outputs worse?"""
+    scope = ctx.scope_weight(change.first_new)
+    step, step_score = step_effect(ctx, change.first_new.start_time)
+    mixed = None
+    effect = step_score
+    if change.mixed:
+        lo = change.first_new.start_time
+        hi = max(s.start_time for s in change.old_spans)
+        units = [u for u in [*ctx.baseline_answers, *ctx.answers] if lo <= u.start_time <= hi]
+        mixed = associate(ctx, units, {s.trace_id for s in change.new_spans})
+        effect = max(effect, mixed.score)
+    example = None
+    if not ctx.flags:
+        effect = 0.1  # no symptom known: a change is only a candidate
+    elif effect >= 0.3:
+        new_traces = {s.trace_id for s in change.new_spans}
+        example = next((u for u in ctx.answers if u.trace_id in new_traces and ctx.is_flagged(u)), None)
+    return ChangeScore(
+        strength=scope * (base + gain * effect),
+        effect=effect,
+        step=step,
+        mixed=mixed,
+        scope=scope,
+        example=example,
+    )
+
+
+def change_evidence(change: Change, score: ChangeScore) -> list[str]:
+    """The first span with the new value, the last with the old one, and a bad answer under the new one."""
+    refs = [span_ref(change.first_new.span_id)]
+    if change.last_old:
+        refs.append(span_ref(change.last_old.span_id))
+    if score.example is not None:
+        refs.append(span_ref(score.example.span_id))
+    return refs

@@ -1,0 +1,155 @@
+"""A prompt or template version change, with the unified diff of the instructions."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections import Counter, defaultdict
+
+from agent.detectors.base import DetectorContext, detector
+from agent.detectors.changes import Change, change_evidence, find_changes, score_change
+from agent.detectors.common import make, pct, quote, system_text
+from agent.detectors.text import sentences, snippet
+from agent.models import Finding, span_ref
+from retrieval.trace import Span
+
+NAME = "prompt_change"
+_CONSTRAINT = re.compile(
+    r"\b(?:only|never|must|do not|don't|always|refuse|decline|cite|unless|forbidden|not allowed|if you don't know)\b",
+    re.IGNORECASE,
+)
+
+
+def _route(span: Span) -> str:
+    if span.prompt_template and span.prompt_template.id:
+        return span.prompt_template.id
+    return span.name
+
+
+def _version(span: Span) -> str | None:
+    return span.prompt_template.version if span.prompt_template and span.prompt_template.version else None
+
+
+def _units(text: str) -> list[str]:
+    """Instruction units (sentences and lines) with digits masked."""
+    return [re.sub(r"\d+", "#", u) for u in sentences(text, min_chars=1)]
+
+
+def static_units(spans: list[Span]) -> set[str]:
+    """Units present in (nearly) every call over the stretch of time they were used: the instructions.
+    Request data stuffed into the prompt (retrieved context, user fields) comes and goes, and is left out."""
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    count: Counter[str] = Counter()
+    for i, span in enumerate(spans):
+        for unit in set(_units(system_text(span))):
+            first.setdefault(unit, i)
+            last[unit] = i
+            count[unit] += 1
+    return {u for u, n in count.items() if n >= 3 and n >= 0.9 * (last[u] - first[u] + 1)}
+
+
+def instructions_key(text: str, static: set[str]) -> str:
+    kept = [u for u in _units(text) if u in static]
+    return hashlib.sha1("\n".join(kept).encode()).hexdigest()[:10] if kept else ""
+
+
+@detector(NAME)
+def detect(ctx: DetectorContext) -> list[Finding]:
+    groups: dict[tuple[str | None, str], list[Span]] = defaultdict(list)
+    for span in [*ctx.baseline_llm_spans, *ctx.llm_spans]:
+        groups[(span.service, _route(span))].append(span)
+    findings = []
+    for (service, route), spans in groups.items():
+        items = _keyed(spans)
+        for change in find_changes(items, group=f"{service}/{route}"):
+            findings.append(_finding(ctx, change, service, route))
+    return findings
+
+
+def _keyed(spans: list[Span]) -> list[tuple[Span, str]]:
+    """Key each call by its version and the hash of its static instruction units."""
+    spans = sorted(spans, key=lambda s: s.start_time)
+    static = static_units(spans)
+    items = []
+    for span in spans:
+        version = _version(span)
+        text_key = instructions_key(system_text(span), static)
+        if version or text_key:
+            items.append((span, f"{version or '?'}|{text_key}"))
+    return items
+
+
+def _static_text(text: str, static: set[str]) -> str:
+    return "\n".join(
+        u for u, masked in zip(sentences(text, min_chars=1), _units(text), strict=True) if masked in static
+    )
+
+
+def _label(key: str, spans: list[Span]) -> str:
+    version = key.split("|", 1)[0]
+    return f"version {version}" if version != "?" else f"instructions {key.split('|', 1)[1][:7]}"
+
+
+def prompt_diff(old: str, new: str) -> tuple[str, list[str], list[str]]:
+    """(unified diff, removed lines, added lines); one-line prompts are split into sentences first."""
+
+    def lines(text: str) -> list[str]:
+        raw = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        return sentences(text, min_chars=1) if len(raw) <= 1 else raw
+
+    a, b = lines(old), lines(new)
+    diff = "\n".join(difflib.unified_diff(a, b, "instructions (before)", "instructions (after)", lineterm=""))
+    removed = [ln for ln in a if ln not in b]
+    added = [ln for ln in b if ln not in a]
+    return diff, removed, added
+
+
+def _finding(ctx: DetectorContext, change: Change, service: str | None, route: str) -> Finding:
+    old_label, new_label = _label(change.old or "", change.old_spans), _label(change.new, change.new_spans)
+    static = static_units(sorted([*change.old_spans, *change.new_spans], key=lambda s: s.start_time))
+    old_text = _static_text(system_text(change.last_old), static) if change.last_old else ""
+    new_text = _static_text(system_text(change.first_new), static)
+    diff, removed, added = prompt_diff(old_text, new_text) if (old_text or new_text) else ("", [], [])
+    score = score_change(ctx, change)
+    strength = score.strength
+    if any(_CONSTRAINT.search(line) for line in removed):
+        strength *= 1.15  # a guard instruction went away
+    if old_label == new_label:
+        new_label += " (edited without a version bump)"
+    title = f"Prompt {route} changed from {old_label} to {new_label}"
+    data = score.as_data()
+    detail = (
+        f"From {change.first_new.start_time.isoformat()} the {route} calls used {new_label} "
+        f"({change.n_new} calls; before: {old_label}, {change.n_old} calls). Bad-output rate "
+        f"{pct(data['flag_rate_before'])} before vs {pct(data['flag_rate_after'])} after."
+    )
+    quotes = []
+    if removed and change.last_old:
+        detail += f' Removed: "{snippet(removed[0], 200)}".'
+        quotes.append(quote(span_ref(change.last_old.span_id), snippet(removed[0], 200), "system"))
+    if added:
+        detail += f' Added: "{snippet(added[0], 200)}".'
+        quotes.append(quote(span_ref(change.first_new.span_id), snippet(added[0], 200), "system"))
+    evidence = change_evidence(change, score)
+    return make(
+        NAME,
+        title,
+        strength=strength,
+        layer_hint="prompt",
+        evidence=evidence,
+        detail=detail,
+        onset=change.first_new.start_time,
+        quotes=quotes,
+        change=True,
+        kind="prompt_changed",
+        service=service,
+        route=route,
+        old=old_label,
+        new=new_label,
+        diff=diff,
+        removed=removed,
+        added=added,
+        **data,
+    )

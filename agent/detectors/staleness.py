@@ -1,0 +1,214 @@
+"""Stale or changed retrieved documents: a document whose content or date changed between retrievals (an older
+version coming back is a stale index), and documents that sit in the context of the bad answers while older than
+a newer version of themselves or than a change date the incident mentions."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from datetime import UTC, date, datetime
+
+from agent.detectors.base import DetectorContext, detector
+from agent.detectors.changes import Change, find_changes, score_change
+from agent.detectors.common import make, pct
+from agent.detectors.retrieval import source_key
+from agent.detectors.stats import associate
+from agent.models import Finding, doc_ref, span_ref
+from retrieval.trace import Document, Span
+
+NAME = "stale_documents"
+_MONTHS = [
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+]  # fmt: skip
+_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})")
+_MDY = re.compile(
+    r"\b(" + "|".join(m[:3] for m in _MONTHS) + r")[a-z]*\.? (\d{1,2})(?:st|nd|rd|th)?(?:,? (\d{4}))?", re.I
+)
+_DMY = re.compile(
+    r"\b(\d{1,2})(?:st|nd|rd|th)? (" + "|".join(m[:3] for m in _MONTHS) + r")[a-z]*\.?(?:,? (\d{4}))?", re.I
+)
+
+
+def parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    m = _ISO.search(str(value))
+    if not m:
+        return None
+    try:
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return None
+
+
+def mentioned_dates(ctx: DetectorContext) -> list[date]:
+    """Dates written in the incident's description and reports (a policy change, a release...)."""
+    year = (ctx.window_start or datetime.now(UTC)).year
+    texts = [ctx.incident.description, *(r.text for r in ctx.incident.reports)]
+    out = []
+    for text in texts:
+        for y, mo, d in _ISO.findall(text or ""):
+            out.append((int(y), int(mo), int(d)))
+        for mon, d, y in _MDY.findall(text or ""):
+            out.append((int(y or year), _MONTHS.index(_full(mon)) + 1, int(d)))
+        for d, mon, y in _DMY.findall(text or ""):
+            out.append((int(y or year), _MONTHS.index(_full(mon)) + 1, int(d)))
+    dates = []
+    for y, mo, d in out:
+        try:
+            dates.append(date(y, mo, d))
+        except ValueError:
+            continue
+    return dates
+
+
+def _full(mon: str) -> str:
+    return next(m for m in _MONTHS if m.startswith(mon.lower()[:3]))
+
+
+def _docs(ctx: DetectorContext) -> list[tuple[Span, int, Document, str, str]]:
+    """(span, index, document, key, version): dated documents are tracked per source by date, undated ones
+    per id by content (chunks of one file share its date but not its content)."""
+    out = []
+    for span in [*ctx.baseline, *ctx.spans]:
+        if span.documents and ctx.in_scope(span):
+            for i, d in enumerate(span.documents):
+                if d.updated_at:
+                    key, version = source_key(d.source, d.id), str(d.updated_at)
+                else:
+                    key = d.id or d.source
+                    version = hashlib.sha1((d.content or "").encode()).hexdigest()[:8]
+                if key:
+                    out.append((span, i, d, key, version))
+    return out
+
+
+@detector(NAME)
+def detect(ctx: DetectorContext) -> list[Finding]:
+    docs = _docs(ctx)
+    if not docs:
+        return []
+    by_key: dict[str, list[tuple[Span, int, Document]]] = defaultdict(list)
+    versions: dict[str, list[tuple[Span, str]]] = defaultdict(list)
+    for span, i, d, key, version in docs:
+        by_key[key].append((span, i, d))
+        versions[key].append((span, version))
+    findings, reported = [], set()
+    for key, rows in by_key.items():
+        items = versions[key]
+        for change in find_changes(items, group=key):
+            findings.append(_change_finding(ctx, key, rows, change))
+            reported.add(key)
+    findings += _implicated(ctx, by_key, reported)
+    return findings
+
+
+def _index_of(rows: list[tuple[Span, int, Document]], span: Span) -> tuple[int, Document]:
+    return next((i, d) for s, i, d in rows if s.span_id == span.span_id)
+
+
+def _change_finding(ctx: DetectorContext, key: str, rows: list, change: Change) -> Finding:
+    new_i, new_doc = _index_of(rows, change.first_new)
+    old_date, new_date = parse_date(change.old), parse_date(new_doc.updated_at)
+    rolled_back = bool(old_date and new_date and new_date < old_date)
+    score = score_change(ctx, change, base=0.15, gain=0.8)
+    data = score.as_data()
+    if rolled_back:
+        title = f"An older version of {key} (updated {new_date}) replaced the newer one (updated {old_date})"
+        kind = "stale_version"
+    elif old_date != new_date and new_date:
+        title = f"Retrieved document {key} changed (updated {old_date or 'unknown'} -> {new_date})"
+        kind = "document_updated"
+    else:
+        title = f"Content of retrieved document {key} changed"
+        kind = "content_changed"
+    evidence = [doc_ref(change.first_new.span_id, new_i)]
+    if change.last_old:
+        evidence.append(doc_ref(change.last_old.span_id, _index_of(rows, change.last_old)[0]))
+    if score.example is not None:
+        evidence.append(span_ref(score.example.span_id))
+    return make(
+        NAME,
+        title,
+        strength=score.strength * (1.1 if rolled_back else 1.0),
+        layer_hint="data",
+        evidence=evidence,
+        detail=(
+            f"From {change.first_new.start_time.isoformat()} retrievals returned this version of {key} "
+            f"({change.n_new} times; the previous version {change.n_old} times). Bad-output rate "
+            f"{pct(data['flag_rate_before'])} before vs {pct(data['flag_rate_after'])} after."
+        ),
+        onset=change.first_new.start_time,
+        change=True,
+        kind=kind,
+        source=key,
+        old_updated_at=str(old_date) if old_date else None,
+        new_updated_at=str(new_date) if new_date else None,
+        **data,
+    )
+
+
+def _implicated(ctx: DetectorContext, by_key: dict[str, list], reported: set[str]) -> list[Finding]:
+    if not ctx.flags:
+        return []
+    changes = mentioned_dates(ctx)
+    newest: dict[str, date] = {}
+    for key, rows in by_key.items():
+        dates = [x for _, _, d in rows if (x := parse_date(d.updated_at))]
+        if dates:
+            newest[key] = max(dates)
+    candidates = []
+    for key, rows in by_key.items():
+        if key in reported:
+            continue
+        win_rows = [(s, i, d) for s, i, d in rows if ctx.is_window(s)]
+        assoc = associate(ctx, ctx.answers, {s.trace_id for s, _, _ in win_rows})
+        if assoc.with_flag >= 3 and assoc.score >= 0.25:
+            candidates.append((key, win_rows, assoc))
+    # documents that merely share the topic of the bad answers ride along with the one that drives them:
+    # keep those nearly as specific to bad answers as the most specific one
+    best = max((a.with_flag / a.with_n for _, _, a in candidates), default=0.0)
+    findings = []
+    for key, win_rows, assoc in candidates:
+        precision = assoc.with_flag / assoc.with_n
+        bad_rows = [(s, i, d) for s, i, d in win_rows if ctx.is_flagged(s)]
+        s, i, d = bad_rows[0]
+        updated = parse_date(d.updated_at)
+        reasons = []
+        if updated and newest.get(key) and newest[key] > updated:
+            reasons.append(f"a newer version (updated {newest[key]}) exists")
+        later = [c for c in changes if updated and c > updated]
+        if later:
+            reasons.append(f"it predates {max(later)}, a date the incident mentions")
+        peers = [x for t in {r[0].trace_id for r in bad_rows} for _, _, o in ctx.documents_for(ctx.answer_of(t))
+                 if o.source != d.source and (x := parse_date(o.updated_at))]  # fmt: skip
+        strength = (0.25 + 0.6 * assoc.score) if reasons else (0.05 + 0.15 * assoc.score)
+        if reasons and updated and peers and (sorted(peers)[len(peers) // 2] - updated).days > 180:
+            reasons.append("it is much older than the documents retrieved alongside it")  # supports, never alone
+            strength *= 1.1
+        if precision < 0.8 * best:
+            strength *= 0.3
+        findings.append(
+            make(
+                NAME,
+                f"Document {key}"
+                + (f" (updated {updated})" if updated else "")
+                + f" was in the context of {assoc.with_flag} bad answers"
+                + (": " + "; ".join(reasons) if reasons else ""),
+                strength=strength,
+                layer_hint="data",
+                evidence=[doc_ref(s.span_id, i)],
+                detail=(
+                    f"Answers with {key} in context were flagged {pct(assoc.with_flag / assoc.with_n)} of the time, "
+                    f"others {pct(assoc.without_flag / assoc.without_n) if assoc.without_n else 'n/a'}."
+                ),
+                kind="stale_in_context" if reasons else "in_bad_context",
+                source=key,
+                updated_at=str(updated) if updated else None,
+                stale_reasons=reasons,
+                **assoc.as_data(),
+            )
+        )
+    return findings

@@ -1,0 +1,212 @@
+"""Data-layer detectors: retrieval, stale documents, input shift, grounding of answers in their context."""
+
+from __future__ import annotations
+
+from agent.detectors import DetectorContext, correlate_onset, estimate_onset, flag_bad_outputs, run_detectors
+from agent.detectors.staleness import mentioned_dates
+from tests.spanfactory import BAGGAGE, POLICY, QA, SpanFactory, doc, incident, traffic
+
+INVENTED = "Yes, you get a full refund within 90 days, no questions asked."
+
+
+def analyse(window, baseline, embed=None, **kw):
+    ctx = DetectorContext(incident(**kw), window, baseline, embed=embed)
+    findings = run_detectors(ctx)
+    assert not ctx.errors  # every detector ran through
+    flagged = flag_bad_outputs(ctx, findings)
+    return ctx, correlate_onset(ctx, findings, estimate_onset(ctx, flagged))
+
+
+def by(findings, detector, kind=None):
+    return [f for f in findings if f.detector == detector and (kind is None or f.data.get("kind") == kind)]
+
+
+def healthy(f: SpanFactory, n=40, start=-2880, step=60, **kw):
+    return traffic(n, start, step, lambda i, t: f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE], **kw))
+
+
+def test_empty_retrievals_after_an_index_outage():
+    f = SpanFactory()
+    dunno = "I don't know the answer to that, let me connect you with an agent."
+
+    def window(i, t):
+        q, a = QA[i % 5]
+        return f.trace(t, q, dunno, docs=[]) if i >= 30 else f.trace(t, q, a, docs=[POLICY, BAGGAGE])
+
+    _, findings = analyse(traffic(60, 0, 20, window), healthy(f))
+    empty = by(findings, "retrieval", "empty_retrieval")
+    assert empty and empty[0].layer_hint == "data" and empty[0].strength >= 0.4
+    assert empty[0].data["rate_window"] == 0.5 and empty[0].data["rate_baseline"] == 0.0
+
+
+def test_lower_scores_and_a_missing_source():
+    f = SpanFactory()
+    weak_doc = doc("General travel tips for busy airports.", "kb/tips.md", "2024-05-01", score=0.31)
+
+    def window(i, t):
+        q, a = QA[i % 5]
+        if i >= 20:
+            return f.trace(t, q, "Please check our website for details.", docs=[weak_doc])
+        return f.trace(t, q, a, docs=[POLICY, BAGGAGE])
+
+    _, findings = analyse(traffic(60, 0, 20, window), healthy(f))
+    missing = by(findings, "retrieval", "source_missing")
+    assert {m.data["source"] for m in missing} == {"kb/refund-policy.md", "kb/baggage.md"}
+    assert missing[0].data["rate_baseline"] == 1.0 and missing[0].data["rate_window"] < 0.4
+    low = by(findings, "retrieval", "low_scores")
+    assert low and low[0].data["median_baseline"] > low[0].data["median_window"]
+
+
+def test_retrieval_quiet_on_healthy_traffic():
+    f = SpanFactory()
+    _, findings = analyse(healthy(f, n=60, start=0, step=20), healthy(f))
+    assert not by(findings, "retrieval") and not by(findings, "stale_documents")
+    assert not by(findings, "grounding") and not by(findings, "input_shift")
+
+
+def test_stale_document_predating_the_change_the_reports_mention():
+    """The policy changed on March 1; the index still serves the 2023 page, and answers repeat it: right before
+    the change, wrong after it. Only the reports' date and quote tell them apart."""
+    f = SpanFactory()
+    old = doc(
+        "Refunds are available within 90 days of purchase, no questions asked.",
+        "kb/refund-policy.md",
+        "2023-01-05",
+    )
+
+    def make(i, t):
+        q, a = QA[i % 5]
+        if i % 5 in (0, 3):  # refund questions retrieve the outdated page
+            return f.trace(t, q, INVENTED, docs=[old, BAGGAGE])
+        return f.trace(
+            t, q, a, docs=[doc("A change costs a fee of $75.", "kb/fees.md", "2024-12-01"), BAGGAGE]
+        )
+
+    reports = ["The refund policy changed on March 1st, yet the bot still says 'full refund within 90 days'."]
+    ctx, findings = analyse(traffic(60, 0, 20, make), traffic(40, -2880, 60, make), reports=reports)
+    assert mentioned_dates(ctx)[0].isoformat() == "2025-03-01"
+    stale = by(findings, "stale_documents", "stale_in_context")
+    assert [s.data["source"] for s in stale] == ["kb/refund-policy.md"]
+    assert stale[0].layer_hint == "data" and stale[0].strength >= 0.5
+    assert stale[0].evidence[0].startswith("doc:") and "2025-03-01" in stale[0].title
+    assert not by(findings, "grounding")  # the answers are faithful to the (outdated) document
+
+
+def test_language_shift_in_inputs(embedder):
+    f = SpanFactory()
+    spanish = [
+        "¿Puedo obtener un reembolso de mi billete de la semana pasada?",
+        "¿Cuánto cuesta cambiar mi vuelo a otra fecha?",
+        "¿Cuántas maletas puedo facturar en mi vuelo?",
+    ]
+
+    def window(i, t):
+        if i >= 30 and i % 2 == 0:
+            return f.trace(
+                t, spanish[i % 3], "Refunds are available within 30 days of purchase.", docs=[POLICY]
+            )
+        return f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE])
+
+    _, findings = analyse(traffic(60, 0, 20, window), healthy(f), embed=embedder.embed)
+    lang = by(findings, "input_shift", "language")
+    assert lang and lang[0].data["language"] == "es" and lang[0].data["share_baseline"] == 0.0
+    assert lang[0].layer_hint == "data"
+    # answering Spanish questions in English is the symptom, and it lines up with the shift
+    assert lang[0].data["flagged_with_signal"] == 15 and lang[0].strength >= 0.4
+
+
+USUAL = [
+    "Can I get a refund on my ticket from last week?",
+    "How much does it cost to change my flight?",
+    "How many bags can I check?",
+    "What's the refund window for online purchases?",
+    "Is there a fee for an extra suitcase?",
+    "Can I bring a stroller on board?",
+    "How heavy can my carry-on be?",
+    "Can I cancel a booking made with points?",
+    "When will my refund arrive on my card?",
+    "Can I change the name on my ticket?",
+    "Is seat selection free on basic fares?",
+    "What happens if I miss my connecting flight?",
+]
+NEW_TOPIC = [
+    "Do I need a visa to transit through Tokyo?",
+    "Which vaccinations are required to enter Brazil?",
+    "Is my passport valid for entry if it expires in four months?",
+    "Do children need their own passport to travel to Mexico?",
+    "Can I enter Canada with a criminal record?",
+]
+
+
+def test_new_kinds_of_requests_by_embedding(embedder):
+    f = SpanFactory()
+    base = traffic(
+        48, -2880, 60, lambda i, t: f.trace(t, USUAL[i % 12], "Here is our policy.", docs=[POLICY])
+    )
+
+    def window(i, t):
+        q = NEW_TOPIC[i % 5] if i >= 30 and i % 2 else USUAL[i % 12]
+        return f.trace(t, q, "Here is our policy.", docs=[POLICY])
+
+    _, findings = analyse(traffic(60, 0, 20, window), base, embed=embedder.embed)
+    topic = by(findings, "input_shift", "topic")
+    assert topic and topic[0].data["method"] == "embeddings" and topic[0].data["share_window"] == 0.25
+    assert topic[0].layer_hint == "data" and topic[0].onset > base[-1].start_time
+    assert not by(findings, "input_shift", "language")
+
+
+def test_unsupported_figures_and_citations_are_found_and_noise_is_not():
+    f = SpanFactory()
+    noisy = "You may check one bag up to 23 kg; extra bags cost $60, or $45 online."  # baseline noise
+
+    def base(i, t):
+        q, a = QA[i % 5]
+        return f.trace(t, q, noisy if i % 5 == 2 else a, docs=[POLICY, BAGGAGE])
+
+    def window(i, t):
+        q, a = QA[i % 5]
+        if i % 5 == 2:
+            a = noisy
+        if i >= 30 and i % 5 == 0:
+            a = "Refunds are available within 90 days [source: refund-terms-2019.pdf]."
+        return f.trace(t, q, a, docs=[POLICY, BAGGAGE])
+
+    ctx, findings = analyse(traffic(60, 0, 20, window), traffic(40, -2880, 60, base))
+    g = by(findings, "grounding", "unsupported")
+    assert (
+        len(g) == 1 and g[0].data["rate_window"] == 0.1
+    )  # 6 invented answers; the usual $45 miss is not counted
+    bad = set(g[0].data["bad_span_ids"])
+    assert len(bad) == 6 and all("90 days" in ctx.by_id[s].output_text for s in bad)
+    assert g[0].layer_hint == "model"  # the instructions demand grounded answers
+    assert set(g[0].data["reasons"]) >= {"figure", "cites"}
+    for q in g[0].data["quotes"]:
+        assert q["text"] in ctx.by_id[q["evidence"].split(":", 1)[1]].output_text
+
+
+def test_negation_flip_contradicts_the_document():
+    f = SpanFactory()
+    rule = doc("Bereavement fares cannot be claimed after travel has been completed.", "kb/bereavement.md")
+    good = "Bereavement fares cannot be claimed after travel has been completed."
+    bad = "Bereavement fares can be claimed after travel has been completed."
+    q = "Can I claim a bereavement fare after my trip?"
+    base = traffic(20, -1200, 60, lambda i, t: f.trace(t, q, good, docs=[rule]))
+    win = traffic(30, 0, 20, lambda i, t: f.trace(t, q, bad if i >= 15 else good, docs=[rule]))
+    _, findings = analyse(win, base)
+    g = by(findings, "grounding", "unsupported")
+    assert g and g[0].data["reasons"] == ["contradicts"] and len(g[0].data["bad_span_ids"]) == 15
+    assert any(e.startswith("doc:") for e in g[0].evidence)
+
+
+def test_answers_without_any_retrieved_document():
+    f = SpanFactory()
+
+    def window(i, t):
+        q, a = QA[i % 5]
+        if i >= 30:
+            return f.trace(t, q, "Refunds take 14 days and cost $25.", docs=None)
+        return f.trace(t, q, a, docs=[POLICY, BAGGAGE])
+
+    _, findings = analyse(traffic(60, 0, 20, window), healthy(f))
+    bare = by(findings, "grounding", "no_context")
+    assert bare and bare[0].layer_hint == "data" and len(bare[0].data["bad_span_ids"]) == 30
