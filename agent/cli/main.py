@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
+from rich.markup import escape
 
-from agent.cli.common import EXIT_FAILURE, Failure, UserError, err_console
+from agent.cli.common import EXIT_FAILURE, EXIT_USAGE, Failure, UserError, err_console
 
 app = typer.Typer(
     name="postmortem",
@@ -12,7 +14,9 @@ app = typer.Typer(
         "Draft evidence-cited post-mortems for AI incidents from LLM traces.\n\n"
         "Ingest traces (OpenTelemetry GenAI, OpenInference, OpenLLMetry, Langfuse) and past post-mortems, "
         "search them, audit telemetry readiness, draft a post-mortem for an incident, evaluate the drafter, "
-        "mine past incidents for patterns, and serve all of it in Slack. Offline by default."
+        "mine past incidents for patterns, and serve all of it in Slack. Offline by default.\n\n"
+        "New here? `postmortem demo` drafts the bundled incident in seconds; `postmortem doctor` checks "
+        "this machine's setup and says what to fix."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -47,3 +51,11 @@ def run() -> None:
     except Failure as exc:
         err_console.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
         raise SystemExit(EXIT_FAILURE) from None
+    except ValidationError as exc:  # a bad POSTMORTEM_* / SLACK_* / *_API_KEY setting
+        if exc.title != "Settings":
+            raise
+        from agent.cli.doctor import settings_error
+
+        message = f"{settings_error(exc)[1]} (`postmortem doctor` checks every setting)"
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        raise SystemExit(EXIT_USAGE) from None
