@@ -1,0 +1,169 @@
+"""The solver: per case, a fresh store in a tmp dir, ingest the case's traces, draft, record latency and tokens.
+
+One embedder instance is shared by every case of a run (loading it is the expensive part); stores are never
+shared, so no case sees another case's traces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from agent.models import Draft
+from agent.settings import Settings
+from evals.harness.dataset import Sample
+from evals.harness.scorers import CaseFacts
+from retrieval.trace import IngestError, PostmortemDoc, Span
+
+
+class CaseRun(BaseModel):
+    """What the solver produced for one case."""
+
+    case_id: str
+    draft: Draft | None = None
+    status: str | None = None
+    facts: CaseFacts = Field(default_factory=CaseFacts)
+    spans: int = 0
+    ingest_errors: list[str] = Field(default_factory=list)
+    ingest_s: float = 0.0
+    draft_s: float = 0.0
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None
+    error: str | None = None
+
+    @property
+    def tokens(self) -> int | None:
+        if self.tokens_in is None and self.tokens_out is None:
+            return None
+        return (self.tokens_in or 0) + (self.tokens_out or 0)
+
+
+class Solver(Protocol):
+    def __call__(self, sample: Sample) -> CaseRun: ...
+
+
+def read_case_traces(sample: Sample) -> tuple[list[Span], list[PostmortemDoc], list[str]]:
+    """Every span and past post-mortem in the case's trace files, and the ingest errors, one line each."""
+    from retrieval.ingest import iter_file
+
+    spans: list[Span] = []
+    docs: list[PostmortemDoc] = []
+    errors: list[str] = []
+    for path in sample.trace_files:
+        for record in iter_file(path):
+            if isinstance(record, Span):
+                spans.append(record)
+            elif isinstance(record, PostmortemDoc):
+                docs.append(record)
+            elif isinstance(record, IngestError):
+                errors.append(str(record))
+    return spans, docs, errors
+
+
+def case_facts(sample: Sample, spans: Sequence[Span], docs: Sequence[PostmortemDoc]) -> CaseFacts:
+    """What a citation of this case may resolve to, built from the ingested records (not from the agent)."""
+    return CaseFacts(
+        spans={s.span_id: s.trace_id for s in spans},
+        documents={s.span_id: len(s.documents) for s in spans if s.documents},
+        reports=len(sample.incident.reports),
+        postmortems={d.id for d in docs},
+    )
+
+
+def _first_int(usage: dict[str, Any], *keys: str) -> int | None:
+    for key in keys:
+        value = usage.get(key)
+        if isinstance(value, int | float):
+            return int(value)
+    return None
+
+
+def usage_figures(usage: dict[str, Any]) -> tuple[int | None, int | None, float | None]:
+    """(tokens in, tokens out, cost) from a draft's usage, whatever the provider called them."""
+    tokens_in = _first_int(usage, "input_tokens", "prompt_tokens", "tokens_in")
+    tokens_out = _first_int(usage, "output_tokens", "completion_tokens", "tokens_out")
+    cost = next(
+        (float(usage[k]) for k in ("cost_usd", "cost") if isinstance(usage.get(k), int | float)), None
+    )
+    return tokens_in, tokens_out, cost
+
+
+class AgentSolver:
+    """Ingest + draft with the real agent, store and embedder."""
+
+    def __init__(
+        self,
+        *,
+        embedder: Any,
+        settings: Settings,
+        provider: str | None = None,
+        workdir: Path | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.settings = settings
+        self.provider = None if provider in (None, "offline") else provider
+        self.workdir = workdir
+
+    def __call__(self, sample: Sample) -> CaseRun:
+        from agent.api import draft_incident
+        from retrieval.store import TraceStore
+
+        run = CaseRun(case_id=sample.id)
+        tmp = Path(tempfile.mkdtemp(prefix=f"eval-{sample.id[:40]}-", dir=self.workdir))
+        store = None
+        try:
+            started = time.perf_counter()
+            spans, docs, run.ingest_errors = read_case_traces(sample)
+            store = TraceStore(path=tmp / "chroma", embedder=self.embedder)
+            if spans:
+                store.add_spans(spans)
+            if docs:
+                store.add_postmortems(docs)
+            run.spans = len(spans)
+            run.facts = case_facts(sample, spans, docs)
+            run.ingest_s = round(time.perf_counter() - started, 4)
+
+            settings = self.settings.model_copy(update={"home": tmp / "home"})
+            started = time.perf_counter()
+            result = draft_incident(sample.incident, settings=settings, provider=self.provider, store=store)
+            run.draft_s = round(time.perf_counter() - started, 4)
+            run.draft = result.draft
+            run.status = str(result.status)
+            run.tokens_in, run.tokens_out, run.cost_usd = usage_figures(result.draft.usage)
+        except Exception as exc:  # one broken case must not stop the run; it is scored as failed
+            run.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        finally:
+            _close(store)
+            shutil.rmtree(tmp, ignore_errors=True)
+        return run
+
+
+def _close(store: Any) -> None:
+    close = getattr(store, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):  # closing a tmp store must never fail a case
+            close()
+
+
+ProgressFn = Callable[[Sample, CaseRun], None]
+
+
+def run_eval(
+    samples: Sequence[Sample], solver: Solver, *, progress: ProgressFn | None = None
+) -> list[CaseRun]:
+    """Solve every sample in order; each case's failure is recorded, never raised."""
+    runs: list[CaseRun] = []
+    for sample in samples:
+        run = solver(sample)
+        runs.append(run)
+        if progress is not None:
+            progress(sample, run)
+    return runs
