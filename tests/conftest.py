@@ -19,3 +19,13 @@ def tmp_home(tmp_path, monkeypatch) -> Path:
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """A ready MiniLM embedder; its ONNX graph is cached under .postmortem/cache (built once, ~2 s)."""
+    from retrieval.embeddings import MiniLMEmbedder
+
+    emb = MiniLMEmbedder(cache_dir=Path(__file__).resolve().parents[1] / ".postmortem" / "cache")
+    emb.embed(["warm up"])
+    return emb

@@ -1,9 +1,208 @@
-"""CLI area: ingest. (Owner fills in; keep `register(app)` as the only entry point.)"""
+"""`postmortem ingest PATH...`: read trace files and post-mortems, redact, store, summarise.
+
+Bad files and records are reported one line each (file and line/record) while the rest is stored; the exit
+code is 2 at the end if there was any input error, 1 if storing failed (what was stored before stays).
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from pydantic import BaseModel, Field
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from agent.cli.common import EXIT_FAILURE, EXIT_USAGE, Failure, UserError, console, err_console, print_json
+from retrieval.trace import IngestError, PostmortemDoc, Span
+
+
+class IngestSummary(BaseModel):
+    files: int = 0
+    spans_read: int = 0
+    spans_added: int = 0
+    spans_skipped: int = 0  # already stored, or repeated in the input
+    by_kind: dict[str, int] = Field(default_factory=dict)
+    services: dict[str, int] = Field(default_factory=dict)
+    models: dict[str, int] = Field(default_factory=dict)
+    first_start: datetime | None = None
+    last_start: datetime | None = None
+    postmortem_chunks: int = 0
+    postmortem_chunks_added: int = 0
+    postmortem_chunks_skipped: int = 0
+    errors: list[str] = Field(default_factory=list)  # bad input: exit code 2
+    failures: list[str] = Field(default_factory=list)  # files that could not be processed: exit code 1
+
+
+class _Run:
+    """One ingest run: streams records out of the files, counting and redacting on the way."""
+
+    def __init__(self, fmt: str | None, service: str | None, redactor: Any, progress: Progress) -> None:
+        self.fmt = fmt
+        self.service = service
+        self.redactor = redactor
+        self.progress = progress
+        self.summary = IngestSummary()
+        self.kinds: Counter[str] = Counter()
+        self.services: Counter[str] = Counter()
+        self.models: Counter[str] = Counter()
+        self.postmortems: list[PostmortemDoc] = []
+
+    def error(self, line: str) -> None:
+        self.summary.errors.append(line)
+        self.progress.console.print(
+            f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True, markup=True
+        )
+
+    def spans(self, files: list[Path]) -> Iterator[Span]:
+        from retrieval.ingest import iter_file
+
+        for path in files:
+            self.summary.files += 1
+            task = self.progress.add_task(path.name, total=max(path.stat().st_size, 1))
+            try:
+                records = iter_file(
+                    path, self.fmt, default_service=self.service, progress=self._advance(task)
+                )
+                for record in records:
+                    if isinstance(record, Span):
+                        yield self._span(record)
+                    elif isinstance(record, PostmortemDoc):
+                        self.postmortems.append(self.redactor.postmortem(record) if self.redactor else record)
+                    elif isinstance(record, IngestError):
+                        self.error(str(record))
+            except OSError as exc:
+                self.error(f"{path}: cannot read ({exc.strerror or exc})")
+            except Exception as exc:  # noqa: BLE001 - a reader bug must not stop the other files
+                line = f"{path}: reading failed ({type(exc).__name__}: {exc})"
+                self.summary.failures.append(line)
+                self.progress.console.print(f"[bold red]failed:[/] {line}", highlight=False, soft_wrap=True)
+            finally:
+                self.progress.update(task, completed=max(path.stat().st_size, 1) if path.exists() else 1)
+
+    def _advance(self, task: Any) -> Any:
+        return lambda done: self.progress.update(task, completed=done)
+
+    def _span(self, span: Span) -> Span:
+        if self.redactor is not None:
+            span = self.redactor.span(span)
+        self.summary.spans_read += 1
+        self.kinds[span.kind.value] += 1
+        self.services[span.service or "(none)"] += 1
+        if span.model:
+            self.models[span.model] += 1
+        first, last = self.summary.first_start, self.summary.last_start
+        self.summary.first_start = span.start_time if first is None else min(first, span.start_time)
+        self.summary.last_start = span.start_time if last is None else max(last, span.start_time)
+        return span
+
+    def finish(self) -> IngestSummary:
+        self.summary.by_kind = dict(self.kinds.most_common())
+        self.summary.services = dict(self.services.most_common())
+        self.summary.models = dict(self.models.most_common())
+        self.summary.postmortem_chunks = len(self.postmortems)
+        return self.summary
+
+
+def _top(counts: dict[str, int], n: int = 8) -> str:
+    items = [f"{k} ({v})" for k, v in list(counts.items())[:n]]
+    if len(counts) > n:
+        items.append(f"… {len(counts) - n} more")
+    return ", ".join(items) or "-"
+
+
+def summary_table(s: IngestSummary) -> Table:
+    table = Table(title="Ingest summary", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("files", str(s.files))
+    table.add_row(
+        "spans", f"{s.spans_read} read, {s.spans_added} added, {s.spans_skipped} skipped (already stored)"
+    )
+    table.add_row("by kind", _top(s.by_kind))
+    table.add_row("services", _top(s.services))
+    table.add_row("models", _top(s.models))
+    if s.first_start is not None and s.last_start is not None:
+        table.add_row("time range", f"{s.first_start.isoformat()} .. {s.last_start.isoformat()}")
+    table.add_row(
+        "post-mortems",
+        f"{s.postmortem_chunks} chunks read, {s.postmortem_chunks_added} added, "
+        f"{s.postmortem_chunks_skipped} skipped",
+    )
+    table.add_row("errors", str(len(s.errors)), style="red" if s.errors else None)
+    if s.failures:
+        table.add_row("failed files", str(len(s.failures)), style="red")
+    return table
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the top-level app."""
+    """Add `ingest` to the top-level app."""
+
+    @app.command("ingest")
+    def ingest(
+        paths: Annotated[list[str], typer.Argument(help="Files, folders or globs (quote globs).")],
+        fmt: Annotated[
+            str | None,
+            typer.Option(
+                "--format",
+                help="Override detection: otlp-json, otlp-jsonl, langfuse-json, langfuse-jsonl, markdown.",
+            ),
+        ] = None,
+        service: Annotated[
+            str | None, typer.Option("--service", help="Service name for records that do not carry one.")
+        ] = None,
+        batch_size: Annotated[
+            int, typer.Option("--batch-size", min=1, help="Spans embedded per batch.")
+        ] = 256,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    ) -> None:
+        """Ingest trace files (OTLP JSON/JSONL, Langfuse exports) and past post-mortems (Markdown)."""
+        from agent.cli.store_factory import make_redactor, open_store
+        from agent.settings import get_settings
+        from retrieval.ingest import FORMATS, expand_paths
+
+        if fmt is not None and fmt not in FORMATS:
+            raise UserError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        files, problems = expand_paths(paths)
+        settings = get_settings()
+        redactor = make_redactor(settings)
+        store = open_store(settings)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            disable=as_json or not err_console.is_terminal,
+        )
+        run = _Run(fmt, service, redactor, progress)
+        for problem in problems:
+            run.error(str(problem))
+        try:
+            with progress:
+                result = store.add_spans(run.spans(files), batch_size=batch_size)
+                pm_result = store.add_postmortems(run.postmortems)
+        except Exception as exc:  # noqa: BLE001 - the store or server failed: one line, exit 1
+            raise Failure(
+                f"storing failed ({type(exc).__name__}: {exc}); what was stored before is kept"
+            ) from None
+        finally:
+            store.close()
+        summary = run.finish()
+        summary.spans_added, summary.spans_skipped = result.added, result.skipped
+        summary.postmortem_chunks_added, summary.postmortem_chunks_skipped = (
+            pm_result.added,
+            pm_result.skipped,
+        )
+        if as_json:
+            print_json(summary)
+        else:
+            console.print(summary_table(summary))
+        if summary.failures:
+            raise typer.Exit(EXIT_FAILURE)
+        if summary.errors:
+            raise typer.Exit(EXIT_USAGE)

@@ -1,0 +1,135 @@
+"""Action items grouped by layer: a prompt fix with a regression eval, an index fix, model pinning,
+monitoring, a guardrail, and the telemetry to add."""
+
+from __future__ import annotations
+
+from agent.draft.inputs import DraftInputs
+from agent.models import ActionItem, Finding, Layer, report_ref, span_ref
+
+MAX_EVIDENCE = 3
+
+
+def _top(inputs: DraftInputs, layer: Layer) -> Finding | None:
+    return next((f for f in inputs.cause_findings() if f.layer_hint == layer), None)
+
+
+def _refs(finding: Finding | None) -> list[str]:
+    return list(finding.evidence[:MAX_EVIDENCE]) if finding else []
+
+
+def _layer_items(inputs: DraftInputs, layer: Layer, examples: list[str]) -> list[ActionItem]:
+    finding = _top(inputs, layer)
+    why = f" ({finding.title})" if finding else ""
+    refs = _refs(finding)
+    if layer == "prompt":
+        return [
+            ActionItem(
+                layer="prompt",
+                kind="prompt_fix",
+                evidence=refs,
+                title="Fix the prompt: restore or tighten the instructions the failure slipped through" + why,
+                detail="Review the template diff; state the constraint explicitly and version the change.",
+            ),
+            ActionItem(
+                layer="prompt",
+                kind="regression_eval",
+                evidence=list(dict.fromkeys(refs + examples)),
+                title="Add the bad requests of this incident to a regression eval run on every prompt change",
+                detail="Gate prompt releases on the eval; include the flagged requests cited here.",
+            ),
+        ]
+    if layer == "data":
+        return [
+            ActionItem(
+                layer="data",
+                kind="index_fix",
+                evidence=refs,
+                title="Fix the retrieval data: remove or re-index the stale, wrong or missing content" + why,
+                detail="Check document freshness and expected sources after every re-index.",
+            ),
+            ActionItem(
+                layer="data",
+                kind="monitoring",
+                evidence=refs,
+                title="Monitor retrieval quality: document age, top scores and expected sources per query",
+                detail="Alert when retrieval returns documents older than the latest policy change.",
+            ),
+        ]
+    if layer == "model":
+        return [
+            ActionItem(
+                layer="model",
+                kind="model_pinning",
+                evidence=refs,
+                title="Pin the served model version and gate upgrades on a regression eval" + why,
+                detail="Request a dated model snapshot; compare served vs requested model in monitoring.",
+            ),
+        ]
+    return [
+        ActionItem(
+            layer="system",
+            kind="guardrail",
+            evidence=refs,
+            title="Handle tool and orchestration failures explicitly instead of letting the model answer around them"
+            + why,
+            detail="Fail closed on tool errors, truncation and context-assembly faults; add an output guardrail.",
+        ),
+    ]
+
+
+def action_items(inputs: DraftInputs) -> list[ActionItem]:
+    items: list[ActionItem] = []
+    flagged = inputs.flagged_spans()
+    examples = [span_ref(sp.span_id) for sp in flagged[:2]]
+    for a in inputs.layers_with("primary", "contributing"):
+        items += _layer_items(inputs, a.layer, examples)
+    if flagged:
+        items.append(
+            ActionItem(
+                layer=inputs.classification.primary or "system",
+                kind="monitoring",
+                evidence=examples,
+                title="Monitor the rate of bad outputs and alert when it rises above the baseline",
+                detail="Score a sample of production answers with the detectors used in this draft.",
+            )
+        )
+        items.append(
+            ActionItem(
+                layer=inputs.classification.primary or "system",
+                kind="guardrail",
+                evidence=examples[:1],
+                title="Add an output guardrail that blocks answers unsupported by the retrieved context",
+                detail="Check claims (amounts, dates, policy terms) against the documents before sending.",
+            )
+        )
+    for gap in inputs.gap_findings():
+        items.append(
+            ActionItem(
+                layer="telemetry",
+                kind="telemetry",
+                evidence=list(gap.evidence[:MAX_EVIDENCE]),
+                title=f"Record what is missing: {gap.title}",
+                detail=gap.detail,
+            )
+        )
+    if not inputs.findings and not inputs.gathered.spans:
+        items.append(
+            ActionItem(
+                layer="telemetry",
+                kind="telemetry",
+                title="Instrument the service with OpenTelemetry GenAI spans, message content included",
+            )
+        )
+    if not items:  # nothing singled out: watch for the symptom and keep the cases for the next analysis
+        best = max(inputs.classification.layers, key=lambda a: a.score or 0.0, default=None)
+        reports = [report_ref(i) for i in range(1, min(3, len(inputs.incident.reports)) + 1)]
+        items.append(
+            ActionItem(
+                layer=best.layer if best is not None else "system",
+                kind="monitoring",
+                evidence=reports,
+                title="Monitor for the reported symptom and collect the affected requests as eval cases",
+                detail="No layer stood out; re-run this analysis when more affected traces are recorded.",
+            )
+        )
+    return items

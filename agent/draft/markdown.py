@@ -1,0 +1,103 @@
+"""Markdown rendering of a Draft. Citations are written as `[span:…]`, `[doc:…]`, `[report:n]`, `[pm:…]`."""
+
+from __future__ import annotations
+
+import re
+
+from agent.draft.fmt import ts
+from agent.models import Draft, Section, Sentence
+
+CITATION = re.compile(r"(?<!\\)\[((?:span|doc|report|pm):[^\]\s]+)\]")
+LIST_SECTIONS = {"impact", "timeline", "layers", "went_well_poorly", "similar", "gaps", "reproducibility"}
+ACTION_GROUPS = (
+    ("prompt", "Prompt"),
+    ("data", "Data"),
+    ("model", "Model"),
+    ("system", "System"),
+    ("telemetry", "Telemetry"),
+)
+
+
+def citations(markdown: str) -> list[str]:
+    """Every evidence id cited in a Markdown text, in order, without duplicates."""
+    seen: list[str] = []
+    for ref in CITATION.findall(markdown):
+        if ref not in seen:
+            seen.append(ref)
+    return seen
+
+
+def escape(text: str) -> str:
+    """Escape brackets in quoted content so no recorded text can pose as a citation."""
+    return text.replace("[", "\\[")
+
+
+def _sentence(sentence: Sentence) -> str:
+    cites = " ".join(f"[{ref}]" for ref in sentence.cites)
+    return f"{escape(sentence.text)} {cites}".rstrip()
+
+
+def _section(section: Section) -> list[str]:
+    lines = [f"## {section.title}", ""]
+    if section.key in LIST_SECTIONS:
+        lines += [f"- {_sentence(sentence)}" for sentence in section.sentences]
+    else:
+        lines.append(" ".join(_sentence(sentence) for sentence in section.sentences))
+    return [*lines, ""]
+
+
+def _escape_cell(text: str) -> str:
+    return escape(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(draft: Draft) -> str:
+    incident = draft.incident
+    meta = [f"service {incident.service or 'unknown'}"]
+    if incident.severity:
+        meta.append(f"severity {incident.severity}")
+    if incident.window_start or incident.window_end:
+        meta.append(f"window {ts(incident.window_start)} – {ts(incident.window_end)}")
+    meta.append(f"analysis: {draft.provider}")
+    lines = [f"# Post-mortem (draft): {incident.title}", "", f"_{' · '.join(meta)}_", ""]
+    for note in draft.notes:
+        lines += [f"> Note: {note}", ""]
+    by_key = {section.key: section for section in draft.sections}
+    order = [
+        "summary",
+        "impact",
+        "detection",
+        "timeline",
+        "layers",
+        "decisive",
+        "reproducibility",
+        "went_well_poorly",
+    ]
+    for key in order:
+        if key in by_key:
+            lines += _section(by_key[key])
+    lines += ["## Action items", ""]
+    for layer, title in ACTION_GROUPS:
+        items = [item for item in draft.action_items if item.layer == layer]
+        if not items:
+            continue
+        lines += [f"### {title}", ""]
+        for item in items:
+            cites = " ".join(f"[{ref}]" for ref in item.evidence)
+            detail = f" — {item.detail}" if item.detail else ""
+            detail = escape(detail)
+            lines.append(f"- [ ] **{escape(item.title)}** ({item.kind}){detail} {cites}".rstrip())
+        lines.append("")
+    for key in ("similar", "gaps"):
+        if key in by_key:
+            lines += _section(by_key[key])
+    for section in draft.sections:
+        if section.key not in order and section.key not in ("similar", "gaps"):
+            lines += _section(section)
+    lines += ["## Evidence", "", "| id | kind | trace | time | excerpt |", "|---|---|---|---|---|"]
+    for ev in draft.evidence:
+        excerpt = ev.excerpt if len(ev.excerpt) <= 160 else ev.excerpt[:157] + "…"
+        lines.append(
+            f"| `{ev.id}` | {ev.kind} | {ev.trace_id or ''} | {ts(ev.timestamp) if ev.timestamp else ''} | "
+            f"{_escape_cell(excerpt)} |"
+        )
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,124 @@
+"""The offline classifier: transparent per-layer scores, several layers, red herrings that cannot decide."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from agent.classify import ScoringInput, classify_offline
+from agent.evidence import EvidenceCatalog
+from agent.models import Finding, Incident, Report
+from agent.state import SimilarIncident
+from agent.textcues import classify_description, text_prior
+from retrieval.trace import Span, SpanKind
+
+T0 = datetime(2025, 5, 12, 10, 0, tzinfo=UTC)
+
+
+def _span(span_id: str, trace: str, service: str = "bot", minutes: int = 0) -> Span:
+    return Span(
+        trace_id=trace * 32,
+        span_id=span_id * 16,
+        name="chat",
+        kind=SpanKind.llm,
+        service=service,
+        start_time=T0 + timedelta(minutes=minutes),
+    )
+
+
+CATALOG = EvidenceCatalog(
+    [_span("1", "a"), _span("2", "b"), _span("3", "c"), _span("4", "d", service="search"), _span("5", "e")]
+)
+BAD_TRACES = {"a" * 32, "b" * 32}
+
+
+def _finding(detector: str, layer, strength: float, *spans: str, change: bool = False) -> Finding:
+    return Finding(
+        detector=detector,
+        title=f"{detector} finding",
+        layer_hint=layer,
+        strength=strength,
+        evidence=[f"span:{s * 16}" for s in spans],
+        data={"change": True} if change else {},
+    )
+
+
+def _classify(findings, **kw):
+    data = ScoringInput(
+        findings=findings,
+        flagged_traces=kw.pop("flagged", BAD_TRACES),
+        service="bot",
+        trace_of=CATALOG.trace_of,
+        service_of=CATALOG.service_of,
+        **kw,
+    )
+    result = classify_offline(data)
+    return result, {a.layer: a for a in result.layers}
+
+
+def test_red_herrings_do_not_decide():
+    findings = [
+        _finding("stale_documents", "data", 0.55, "1", "2"),
+        _finding("tool_errors", "system", 0.6, "3"),  # an unrelated tool error in a healthy trace
+        _finding("model_drift", "model", 0.7, "4", change=True),  # a model change in another service
+    ]
+    result, layers = _classify(findings)
+    assert result.primary == "data"
+    assert layers["system"].role != "contributing" and layers["model"].role != "contributing"
+    assert layers["system"].score < layers["data"].score and layers["model"].score < layers["data"].score
+    assert "not in a flagged trace" in layers["system"].rationale
+    assert "other service" in layers["model"].rationale
+    assert layers["data"].evidence == ["span:" + "1" * 16, "span:" + "2" * 16]
+    loud = [_finding("stale_documents", "data", 0.4, "1"), _finding("tool_errors", "system", 0.95, "3")]
+    result, layers = _classify(loud)  # even a loud unrelated error does not become primary
+    assert result.primary == "data" and layers["system"].role == "unknown"
+    assert result.method == "offline"
+
+
+def test_several_layers_contribute_and_none_is_forced():
+    findings = [
+        _finding("stale_documents", "data", 0.7, "1", "2"),
+        _finding("prompt_change", "prompt", 0.45, "5", change=True),  # a change's first span need not be bad
+        _finding("prompt_change", "prompt", 0.2, "2"),
+    ]
+    result, layers = _classify(findings)
+    assert result.primary == "data" and layers["prompt"].role == "contributing"
+    assert layers["model"].role == "ruled_out" and layers["system"].role == "ruled_out"
+    assert layers["data"].confidence in ("likely", "confirmed")
+    assert "noisy-OR" in layers["prompt"].rationale and "prompt_change finding" in layers["prompt"].rationale
+    assert layers["prompt"].score > 0.45  # two prompt findings reinforce each other
+    weak, weak_layers = _classify([_finding("sampling", "model", 0.1, "1")])
+    assert weak.primary is None and weak_layers["model"].role != "primary"
+
+
+def test_a_telemetry_gap_leaves_its_layer_unknown_not_ruled_out():
+    gap = Finding(
+        detector="telemetry_gaps",
+        title="No system prompt recorded on 40 of 40 LLM spans",
+        layer_hint=None,
+        strength=0.5,
+        is_gap=True,
+    )
+    _, layers = _classify([_finding("stale_documents", "data", 0.7, "1"), gap])
+    assert layers["prompt"].role == "unknown" and "gap" in layers["prompt"].rationale
+    assert layers["model"].role == "ruled_out"
+
+
+def test_without_traces_past_incidents_and_the_description_decide_inconclusively():
+    incident = Incident(
+        title="Assistant ignored the escalation rule after a prompt rewrite",
+        description="Support says the new system prompt template no longer tells the bot to escalate.",
+        reports=[Report(text="The instructions changed last week, now it never hands over to a human.")],
+    )
+    gap = Finding(detector="no_traces", title="No traces were recorded", strength=1.0, is_gap=True)
+    past = [
+        SimilarIncident(id="pm-1", title="Tone rewrite removed escalation", score=0.8, layers=["prompt"]),
+        SimilarIncident(id="pm-2", title="Stale FAQ", score=0.35, layers=["data", "system"]),
+    ]
+    result, layers = _classify(
+        [gap], similar=past, has_traces=False, text_prior=text_prior(incident), flagged=set()
+    )
+    assert result.primary == "prompt" and layers["prompt"].confidence == "inconclusive"
+    assert "pm:pm-1" in layers["prompt"].evidence
+    assert all(a.role != "ruled_out" for a in result.layers)
+    assert classify_description(incident) == "prompt"
+    assert classify_description(Incident(title="Something odd happened")) is None
