@@ -9,6 +9,7 @@ from agent.patterns.models import LAYER_ORDER, Cluster, PatternsReport
 
 PALETTE = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+    "#499894", "#d37295", "#8cd17d",
 )  # fmt: skip
 OTHER = "#bab0ac"
 LAYER_COLOURS = {

@@ -18,6 +18,7 @@ h1{margin-bottom:4px} h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bo
 table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}
 th,td{border-bottom:1px solid #eee;padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#f6f6f6} .muted{color:#666;font-size:13px} .ids{font-size:12px;color:#444}
+.ids a,.ids code{white-space:nowrap}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12px;margin:6px 0}
 .key i{display:inline-block;width:10px;height:10px;margin-right:4px}
 .rising{color:#b00020} .falling{color:#2e7d32}
