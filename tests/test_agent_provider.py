@@ -9,6 +9,7 @@ import re
 import pytest
 
 from agent.api import draft_incident, load_incident
+from agent.models import Incident, Report
 from agent.settings import Settings
 from retrieval.samples import DEMO_INCIDENT
 from tests.agentkit import CACHE, all_citations, build_demo_store, copy_store, resolves
@@ -111,8 +112,12 @@ def test_a_failing_provider_falls_back_to_the_offline_analysis(store, tmp_path):
     assert all(resolves(ref, store, incident) for ref in all_citations(draft))
 
 
-def test_an_unusable_provider_is_reported_not_fatal(store, tmp_path):
+def test_an_unusable_provider_is_reported_not_fatal(store, tmp_path, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)  # no key: the provider cannot be built
     settings = Settings(home=tmp_path / "home", cache_dir=CACHE, provider="anthropic", base_url=None)
-    result = draft_incident(load_incident(DEMO_INCIDENT), settings=settings, store=store)
+    incident = Incident(
+        title="Nothing recorded for this one", service="ghost", reports=[Report(text="odd answers")]
+    )
+    result = draft_incident(incident, settings=settings, store=store)
     assert result.status == "done" and result.draft.classification.method == "offline"
     assert any("provider anthropic is not usable" in note for note in result.draft.notes)
