@@ -44,7 +44,7 @@ for _module in (ingest, search, traces, audit, draft, replay, evals, patterns, s
 def run() -> None:
     """Console-script entry: user errors and failures become one line and an exit code."""
     try:
-        app()
+        app(prog_name="postmortem")
     except UserError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise SystemExit(exc.exit_code) from None
