@@ -108,7 +108,8 @@ class ActionItem(_Model):
     layer: Layer | Literal["telemetry"]
     title: str
     detail: str = ""
-    kind: str = "fix"  # prompt_fix, regression_eval, index_fix, model_pinning, monitoring, guardrail, telemetry
+    # prompt_fix, regression_eval, index_fix, model_pinning, monitoring, guardrail, telemetry
+    kind: str = "fix"
     evidence: list[str] = Field(default_factory=list)
 
 

@@ -26,9 +26,7 @@ class Settings(BaseSettings):
     chroma_url: str | None = None  # e.g. http://127.0.0.1:8000 ; None = embedded, persistent under home
     embedder: str = "minilm"  # "minilm" (offline ONNX) or "openai:text-embedding-3-small"
     redact: bool = True
-    redact_kinds: list[str] = Field(
-        default_factory=lambda: ["email", "phone", "card", "api_key", "bearer"]
-    )
+    redact_kinds: list[str] = Field(default_factory=lambda: ["email", "phone", "card", "api_key", "bearer"])
 
     # LLM provider
     provider: ProviderName = "offline"
@@ -49,7 +47,6 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.home / "chroma"
-
 
     @property
     def checkpoint_path(self) -> Path:

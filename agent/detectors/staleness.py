@@ -186,7 +186,8 @@ def _implicated(ctx: DetectorContext, by_key: dict[str, list], reported: set[str
                  if o.source != d.source and (x := parse_date(o.updated_at))]  # fmt: skip
         strength = (0.25 + 0.6 * assoc.score) if reasons else (0.05 + 0.15 * assoc.score)
         if reasons and updated and peers and (sorted(peers)[len(peers) // 2] - updated).days > 180:
-            reasons.append("it is much older than the documents retrieved alongside it")  # supports, never alone
+            # supports, never alone
+            reasons.append("it is much older than the documents retrieved alongside it")
             strength *= 1.1
         if precision < 0.8 * best:
             strength *= 0.3
