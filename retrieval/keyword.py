@@ -90,8 +90,7 @@ class KeywordIndex:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA cache_size=-32000")  # 32 MB of page cache, and reads through mmap
-        self._db.execute("PRAGMA mmap_size=268435456")
+        self._db.execute("PRAGMA cache_size=-16000")  # 16 MB of page cache (mmap would add to RSS)
         self._create()
 
     def _create(self) -> None:

@@ -66,7 +66,7 @@ __all__ = [
     "rrf",
     "span_key",
 ]
-_HNSW = {"space": "cosine", "ef_construction": 100, "batch_size": 1000, "sync_threshold": 5000}
+_HNSW = {"space": "cosine"}  # larger HNSW batch/sync thresholds insert faster but hold ~50 MB more
 _PAGE = 1000
 _CANDIDATES_MAX = 3_000  # filtered vector search: pass up to this many candidate ids to Chroma
 _OVERSAMPLE_MAX = 4_000  # else query unfiltered, this many at most, and keep those passing the filters

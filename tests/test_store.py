@@ -382,3 +382,35 @@ def test_keyword_plan_finds_rare_terms_beyond_the_scan_cap(tmp_path):
     common = index.search("policy", limit=500)  # one term in 301 records: only the newest scan_cap scored
     assert len(common) == 50 and "both" in common and "new-0" not in common
     index.close()
+
+
+def test_filtered_vector_search_paths_agree_with_chroma_filter(filled, monkeypatch):
+    """Candidates from the filter index, an oversampled unfiltered query, or Chroma's own filter: same order."""
+    import retrieval.store as store_module
+    from retrieval.store_records import chroma_where, keyword_filter
+
+    store, _ = filled
+    vector = store._embed(["the parcel is stuck in transit"])
+    args = ("shipping-bot", None, None, None, None, None)
+    filters, where = keyword_filter(*args), chroma_where(*args)
+    reference = store._spans.query(query_embeddings=vector, n_results=5, where=where, include=[])["ids"][0]
+    assert len(reference) == 5
+    assert store._vector_ids(vector, filters, where, 5) == reference  # few candidates: ranked by Chroma
+    monkeypatch.setattr(store_module, "_CANDIDATES_MAX", 2)
+    oversampled = store._vector_ids(vector, filters, where, 5)
+    assert len(oversampled) >= 2 and oversampled == reference[: len(oversampled)]
+    monkeypatch.setattr(store_module, "_OVERSAMPLE_MAX", 1)
+    assert store._vector_ids(vector, filters, where, 5) == reference  # too few survive: Chroma's filter
+
+
+def test_index_of_another_schema_version_is_dropped(tmp_path):
+    path = tmp_path / "kw.sqlite3"
+    index = KeywordIndex(path, "spans")
+    index.add([KeywordRow(id="a", key="", body="refund")])
+    index._db.execute("PRAGMA user_version = 1")  # as if written by an older tokeniser
+    index.close()
+    reopened = KeywordIndex(path, "spans")
+    assert reopened.count() == 0 and reopened.search("refund") == []  # the store re-syncs it from Chroma
+    reopened.add([KeywordRow(id="a", key="", body="refund")])
+    assert reopened.search("refunds") == ["a"]
+    reopened.close()

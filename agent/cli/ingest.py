@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import BaseModel, Field
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -54,9 +55,7 @@ class _Run:
 
     def error(self, line: str) -> None:
         self.summary.errors.append(line)
-        self.progress.console.print(
-            f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True, markup=True
-        )
+        self.progress.console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
     def spans(self, files: list[Path]) -> Iterator[Span]:
         from retrieval.ingest import iter_file
@@ -80,7 +79,9 @@ class _Run:
             except Exception as exc:  # noqa: BLE001 - a reader bug must not stop the other files
                 line = f"{path}: reading failed ({type(exc).__name__}: {exc})"
                 self.summary.failures.append(line)
-                self.progress.console.print(f"[bold red]failed:[/] {line}", highlight=False, soft_wrap=True)
+                self.progress.console.print(
+                    f"[bold red]failed:[/] {escape(line)}", highlight=False, soft_wrap=True
+                )
             finally:
                 self.progress.update(task, completed=max(path.stat().st_size, 1) if path.exists() else 1)
 
@@ -95,9 +96,10 @@ class _Run:
         self.services[span.service or "(none)"] += 1
         if span.model:
             self.models[span.model] += 1
+        start = span.start_time if span.start_time.tzinfo else span.start_time.replace(tzinfo=UTC)
         first, last = self.summary.first_start, self.summary.last_start
-        self.summary.first_start = span.start_time if first is None else min(first, span.start_time)
-        self.summary.last_start = span.start_time if last is None else max(last, span.start_time)
+        self.summary.first_start = start if first is None else min(first, start)
+        self.summary.last_start = start if last is None else max(last, start)
         return span
 
     def finish(self) -> IngestSummary:
