@@ -68,8 +68,10 @@ def test_human_output_lists_ids_kind_service_time_and_excerpt(ingested):
     assert result.exit_code == 0, result.output
     rows = search_json(ENDPOINT, "-k", "2")
     first_line, excerpt_line = result.stdout.splitlines()[:2]
-    for field in ("trace_id", "span_id", "kind", "service", "start_time"):
+    for field in ("trace_id", "span_id", "kind", "service"):
         assert str(rows[0][field]) in first_line
+    started = datetime.fromisoformat(rows[0]["start_time"]).astimezone(UTC)
+    assert started.strftime("%Y-%m-%d %H:%M:%SZ") in first_line  # UTC, to the second
     assert ENDPOINT in excerpt_line
 
 

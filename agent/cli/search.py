@@ -94,10 +94,11 @@ def _print_spans(rows: list[dict[str, Any]]) -> None:
             if row[f"{side}_rank"] is not None
         )
         status = " [red]error[/]" if row["status"] == "error" else ""
+        started = datetime.fromisoformat(row["start_time"]).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
         console.print(
             f"[bold]{row['rank']:>2}.[/] {row['score']:.4f}  trace [cyan]{row['trace_id']}[/]  "
             f"span [cyan]{row['span_id']}[/]  {row['kind']} {escape(row['name'])}  "
-            f"{escape(row['service'] or '-')}  {row['start_time']}{status}  [dim]({sides})[/]",
+            f"{escape(row['service'] or '-')}  {started}{status}  [dim]({sides})[/]",
             highlight=False,
             soft_wrap=True,
         )
