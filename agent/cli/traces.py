@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated
 
 import typer
@@ -25,7 +26,7 @@ def _label(span: Span) -> str:
     service = f" · {escape(span.service)}" if span.service else ""
     return (
         f"[bold]{escape(span.name)}[/] [magenta]{span.kind.value}[/]{service}{duration}{status}  "
-        f"[dim]span {span.span_id} · {span.start_time.isoformat()}[/]"
+        f"[dim]span {span.span_id} · {span.start_time.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]}Z[/]"
     )
 
 
@@ -80,7 +81,7 @@ def span_fields(span: Span, limit: int | None = 300) -> list[str]:
         )
     if span.session or span.user_id:
         lines.append(f"session {escape(span.session or '-')} · user {escape(span.user_id or '-')}")
-    if span.status.code != "unset" or span.status.message:
+    if span.is_error or span.status.message:  # "ok" is already in the span's label
         error_type = f" ({escape(span.status.error_type)})" if span.status.error_type else ""
         colour = "red" if span.is_error else "green"
         lines.append(
