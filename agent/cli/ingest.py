@@ -129,7 +129,10 @@ def summary_table(s: IngestSummary) -> Table:
     table.add_row("services", _top(s.services))
     table.add_row("models", _top(s.models))
     if s.first_start is not None and s.last_start is not None:
-        table.add_row("time range", f"{s.first_start.isoformat()} .. {s.last_start.isoformat()}")
+        first, last = (
+            t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") for t in (s.first_start, s.last_start)
+        )
+        table.add_row("time range", f"{first} .. {last} (span starts)")
     table.add_row(
         "post-mortems",
         f"{s.postmortem_chunks} chunks read, {s.postmortem_chunks_added} added, "
