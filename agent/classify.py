@@ -5,6 +5,10 @@ Each finding counts with its strength, scaled by whether it touches the traces w
 whether it lies in the incident's service: a red herring (high temperature everywhere, an unrelated tool
 error, a change in another service) is weak there, so it cannot decide the answer. Scores combine by
 noisy-OR, so several independent findings reinforce each other without one loud signal dominating.
+
+A layer is contributing when its own score is high enough (absolutely and against the primary's), or when a
+latent-condition finding (agent/detectors/latent.py: what let the trigger do harm) is tied to the bad outputs.
+Latent findings never make a layer primary: the primary is ranked on the other evidence.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ PAST_PRIMARY = 0.2  # weight of a similar past incident's primary label (times i
 PAST_CONTRIBUTING = 0.08
 TEXT_WEIGHT_WITH_TRACES = 0.1
 TEXT_WEIGHT_NO_TRACES = 0.35
+LATENT_MIN = 0.15  # weight of a latent-condition finding tied to the symptom that names a contributing layer
 
 # Which telemetry gap leaves which layer unknowable.
 _GAP_LAYER: tuple[tuple[str, Layer], ...] = (
@@ -47,6 +52,7 @@ class Contribution:
     weight: float
     evidence: list[str] = field(default_factory=list)
     linked: bool = False  # a trace finding tied to the symptom (in a flagged trace, or a change)
+    latent: bool = False  # a latent condition (what let another layer's cause do harm)
 
 
 @dataclass
@@ -55,10 +61,18 @@ class LayerScore:
     score: float = 0.0
     contributions: list[Contribution] = field(default_factory=list)
     gap: bool = False  # a telemetry gap hides this layer
+    cause_score: float = 0.0  # the score without latent conditions: what ranks the primary
 
     def add(self, contribution: Contribution) -> None:
         self.contributions.append(contribution)
-        self.score = 1.0 - (1.0 - self.score) * (1.0 - min(contribution.weight, 0.95))
+        keep = 1.0 - min(contribution.weight, 0.95)
+        self.score = 1.0 - (1.0 - self.score) * keep
+        if not contribution.latent:
+            self.cause_score = 1.0 - (1.0 - self.cause_score) * keep
+
+    def latent_support(self) -> list[Contribution]:
+        """Latent-condition contributions tied to the symptom and strong enough to name this layer."""
+        return [c for c in self.contributions if c.latent and c.linked and c.weight >= LATENT_MIN]
 
 
 @dataclass
@@ -107,7 +121,8 @@ def score_layers(data: ScoringInput) -> dict[Layer, LayerScore]:
             continue
         weight, why, linked = finding_weight(finding, data)
         label = f"{finding.title} (strength {finding.strength:.2f}" + (f"; {why})" if why else ")")
-        contribution = Contribution(f"finding:{i}", label, weight, list(finding.evidence), linked)
+        latent = bool(finding.data.get("latent"))
+        contribution = Contribution(f"finding:{i}", label, weight, list(finding.evidence), linked, latent)
         scores[finding.layer_hint].add(contribution)
     for past in data.similar:
         similarity = max(0.0, min(1.0, past.score))
@@ -168,13 +183,13 @@ def _rationale(score: LayerScore, role: Role) -> str:
 def classify_offline(data: ScoringInput) -> Classification:
     """Roles and confidences per layer; several layers may contribute, none is forced to be the root cause."""
     scores = score_layers(data)
-    ranked = sorted(scores.values(), key=lambda s: s.score, reverse=True)
+    ranked = sorted(scores.values(), key=lambda s: (s.cause_score, s.score), reverse=True)
     # the primary layer is the best one tied to the symptom, when any is; else the best overall
-    candidates = [s for s in ranked if any(c.linked for c in s.contributions)] or ranked
+    candidates = [s for s in ranked if any(c.linked and not c.latent for c in s.contributions)] or ranked
     top = candidates[0]
     second = next(s for s in ranked if s is not top)
     floor = PRIMARY_MIN if data.has_traces else 0.05
-    primary: Layer | None = top.layer if top.score >= floor else None
+    primary: Layer | None = top.layer if top.cause_score >= floor else None
     assessments: list[LayerAssessment] = []
     for s in ranked:
         # a layer contributes only through a finding tied to the symptom: an off-symptom signal
@@ -182,18 +197,20 @@ def classify_offline(data: ScoringInput) -> Classification:
         trace_backed = any(c.linked for c in s.contributions)
         if s.layer == primary:
             role: Role = "primary"
-        elif (
-            primary is not None
-            and s.score >= CONTRIBUTING_MIN
-            and s.score >= CONTRIBUTING_SHARE * top.score
-            and (trace_backed or not data.has_traces)
+        elif primary is not None and (
+            (
+                s.score >= CONTRIBUTING_MIN
+                and s.score >= CONTRIBUTING_SHARE * top.score
+                and (trace_backed or not data.has_traces)
+            )
+            or s.latent_support()
         ):
             role = "contributing"
         elif data.has_traces and not s.gap and s.score < RULED_OUT_MAX:
             role = "ruled_out"
         else:
             role = "unknown"
-        margin = top.score - second.score if s.layer == primary else 0.0
+        margin = top.cause_score - second.cause_score if s.layer == primary else 0.0
         evidence: list[str] = []
         for c in sorted(s.contributions, key=lambda c: c.weight, reverse=True):
             evidence += [ref for ref in c.evidence if ref not in evidence]

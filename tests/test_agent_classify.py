@@ -122,3 +122,42 @@ def test_without_traces_past_incidents_and_the_description_decide_inconclusively
     assert all(a.role != "ruled_out" for a in result.layers)
     assert classify_description(incident) == "prompt"
     assert classify_description(Incident(title="Something odd happened")) is None
+
+
+def _latent(layer, strength: float, *spans: str) -> Finding:
+    return Finding(
+        detector="latent_conditions",
+        title=f"latent {layer} condition",
+        layer_hint=layer,
+        strength=strength,
+        evidence=[f"span:{s * 16}" for s in spans],
+        data={"latent": True},
+    )
+
+
+def test_a_latent_condition_tied_to_bad_outputs_contributes_and_cites_its_finding():
+    findings = [_finding("model_drift", "model", 0.6, "1", change=True), _latent("prompt", 0.2, "2")]
+    result, layers = _classify(findings)
+    assert result.primary == "model"
+    assert layers["prompt"].role == "contributing" and layers["prompt"].evidence == ["span:" + "2" * 16]
+    assert "latent prompt condition" in layers["prompt"].rationale
+    # the same score without the latent mark stays below the contributing thresholds
+    plain = [findings[0], _finding("prompt_change", "prompt", 0.2, "2")]
+    assert _classify(plain)[1]["prompt"].role != "contributing"
+
+
+def test_a_latent_condition_never_becomes_primary_nor_contributes_off_symptom():
+    loud = [_finding("tool_errors", "system", 0.3, "1"), _latent("prompt", 0.9, "2")]
+    result, layers = _classify(loud)
+    assert result.primary == "system" and layers["prompt"].role == "contributing"
+    assert layers["prompt"].score > layers["system"].score  # the score shows it; the role does not follow it
+    off = [
+        _finding("model_drift", "model", 0.6, "1", change=True),
+        _latent("prompt", 0.5, "3"),
+    ]  # healthy trace
+    assert _classify(off)[1]["prompt"].role != "contributing"
+    weak = [_finding("model_drift", "model", 0.6, "1", change=True), _latent("data", 0.1, "2")]
+    assert _classify(weak)[1]["data"].role != "contributing"
+    alone = [_latent("prompt", 0.9, "2")]  # with nothing else, a condition is not a cause
+    result, layers = _classify(alone)
+    assert result.primary is None and layers["prompt"].role == "unknown"

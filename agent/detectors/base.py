@@ -3,7 +3,8 @@
 Detectors run in two phases. Phase 1 detectors judge outputs (unsupported answers, obeyed injections, ignored tool
 errors...) and report the bad outputs they saw in `data["bad_span_ids"]`. Between the phases the symptom flags are
 computed (`flag_bad_outputs`), so phase 2 detectors (changes: model, prompt, sampling, retrieval, inputs) can ask
-whether their signal co-occurs with, or precedes, the bad outputs.
+whether their signal co-occurs with, or precedes, the bad outputs. Phase 3 detectors (latent conditions) read
+the findings of phases 1 and 2 in `ctx.prior`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class DetectorContext:
     embed: Embed | None = None  # L2-normalised sentence embeddings, or None (lexical fallbacks)
     # filled by run_detectors / flag_bad_outputs: flagged span ids over window AND baseline
     flags: set[str] | None = None
+    # filled by run_detectors before phase 3: the findings of phases 1 and 2 (phase 3 reads them)
+    prior: list[Finding] = field(default_factory=list)
     _vectors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _requests: dict[str, tuple[Span, str]] = field(default_factory=dict, repr=False)
     _delivered: dict[str, str] = field(default_factory=dict, repr=False)
@@ -306,7 +309,8 @@ _REGISTRY: dict[str, _Entry] = {}
 
 
 def detector(name: str, *, phase: int = 2) -> Callable[[Detector], Detector]:
-    """Register a detector under `name`. Phase 1 judges outputs; phase 2 looks for changes and causes."""
+    """Register a detector under `name`. Phase 1 judges outputs; phase 2 looks for changes and causes; phase 3
+    reads the findings of both (`ctx.prior`) for the conditions that let a cause do harm."""
 
     def wrap(func: Detector) -> Detector:
         _REGISTRY[name] = _Entry(name, func, phase)
@@ -330,10 +334,12 @@ def run_detectors(ctx: DetectorContext, names: list[str] | None = None) -> list[
     wanted = [_REGISTRY[n] for n in (names if names is not None else sorted(_REGISTRY))]
     findings: list[Finding] = []
     for entry in sorted(wanted, key=lambda e: (e.phase, e.name)):
-        if entry.phase == 2 and ctx.flags is None:
+        if entry.phase >= 2 and ctx.flags is None:
             from agent.detectors.symptoms import compute_flags
 
             ctx.flags = compute_flags(ctx, findings)
+        if entry.phase == 3:
+            ctx.prior = list(findings)
         try:
             findings.extend(entry.func(ctx))
         except Exception as exc:  # one detector tripping on odd data must not sink the whole analysis

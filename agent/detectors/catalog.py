@@ -6,6 +6,7 @@ from agent.detectors import (  # noqa: F401
     grounding,
     injection,
     input_shift,
+    latent,
     model_drift,
     prompt_change,
     retrieval,

@@ -21,7 +21,8 @@ _CONSTRAINT = re.compile(
 )
 
 
-def _route(span: Span) -> str:
+def route_of(span: Span) -> str:
+    """The prompt route of an LLM call: its template id, else its span name."""
     if span.prompt_template and span.prompt_template.id:
         return span.prompt_template.id
     return span.name
@@ -59,7 +60,7 @@ def instructions_key(text: str, static: set[str]) -> str:
 def detect(ctx: DetectorContext) -> list[Finding]:
     groups: dict[tuple[str | None, str], list[Span]] = defaultdict(list)
     for span in [*ctx.baseline_llm_spans, *ctx.llm_spans]:
-        groups[(span.service, _route(span))].append(span)
+        groups[(span.service, route_of(span))].append(span)
     findings = []
     for (service, route), spans in groups.items():
         items = _keyed(spans)

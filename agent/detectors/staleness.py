@@ -7,11 +7,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.changes import Change, find_changes, score_change
-from agent.detectors.common import make, pct
+from agent.detectors.common import make, pct, system_text
+from agent.detectors.prompt_change import instructions_key, route_of, static_units
 from agent.detectors.retrieval import source_key
 from agent.detectors.stats import associate
 from agent.models import Finding, doc_ref, span_ref
@@ -62,6 +63,34 @@ def mentioned_dates(ctx: DetectorContext) -> list[date]:
         except ValueError:
             continue
     return dates
+
+
+def config_change_dates(ctx: DetectorContext, slack_days: int = 1) -> set[date]:
+    """Dates (give or take `slack_days`) on which the served model or the instructions of the incident's own
+    LLM calls changed."""
+    routes: dict[str, list[Span]] = defaultdict(list)
+    for span in sorted((s for s in [*ctx.baseline_llm_spans, *ctx.llm_spans] if ctx.in_scope(s)), key=_start):
+        routes[route_of(span)].append(span)
+    out: set[date] = set()
+    for spans in routes.values():
+        static = static_units(spans)
+        items_model = [(s, s.model or "") for s in spans if s.model]
+        items_prompt = [(s, k) for s in spans if (k := _prompt_key(s, static))]
+        for items in (items_model, items_prompt):
+            for change in find_changes(items):
+                day = change.first_new.start_time.date()
+                out |= {day + timedelta(days=d) for d in range(-slack_days, slack_days + 1)}
+    return out
+
+
+def _start(span: Span) -> datetime:
+    return span.start_time
+
+
+def _prompt_key(span: Span, static: set[str]) -> str:
+    version = span.prompt_template.version if span.prompt_template and span.prompt_template.version else ""
+    text_key = instructions_key(system_text(span), static)
+    return f"{version}|{text_key}" if version or text_key else ""
 
 
 def _full(mon: str) -> str:
@@ -154,6 +183,7 @@ def _implicated(ctx: DetectorContext, by_key: dict[str, list], reported: set[str
     if not ctx.flags:
         return []
     changes = mentioned_dates(ctx)
+    explained = config_change_dates(ctx)
     newest: dict[str, date] = {}
     for key, rows in by_key.items():
         dates = [x for _, _, d in rows if (x := parse_date(d.updated_at))]
@@ -179,7 +209,8 @@ def _implicated(ctx: DetectorContext, by_key: dict[str, list], reported: set[str
         reasons = []
         if updated and newest.get(key) and newest[key] > updated:
             reasons.append(f"a newer version (updated {newest[key]}) exists")
-        later = [c for c in changes if updated and c > updated]
+        # a mentioned date on which the service's own prompt or model changed dates that change, not the data
+        later = [c for c in changes if updated and c > updated and c not in explained]
         if later:
             reasons.append(f"it predates {max(later)}, a date the incident mentions")
         peers = [x for t in {r[0].trace_id for r in bad_rows} for _, _, o in ctx.documents_for(ctx.answer_of(t))

@@ -33,14 +33,14 @@ def failures(ctx: DetectorContext, spans: list[Span]) -> list[Failure]:
         name = (span.tool.name if span.tool else None) or (
             f"LLM call {span.name}" if span.kind == SpanKind.llm else span.name
         )
-        if span.kind == SpanKind.tool and result and _error_result(result):
+        if span.kind == SpanKind.tool and result and error_result(result):
             out.append(Failure(span, name, "tool_result"))
         elif span.is_error:
             out.append(Failure(span, name, "status" if span.status.message else "tool_result"))
     return out
 
 
-def _error_result(result: str) -> bool:
+def error_result(result: str) -> bool:
     """A tool result that reports a failure: an error object, or error wording at its start."""
     text = result.strip()
     if text.startswith("{"):

@@ -1,0 +1,243 @@
+"""Latent conditions: what let a cause found in one layer do harm, named in another layer (phase 3).
+
+A post-mortem's contributing factors are rarely new events; they are standing weaknesses that the trigger
+exposed. Each rule here reads the findings of phases 1 and 2 (`ctx.prior`) and the spans, and reports a
+weakness only with trace evidence tied to the bad outputs:
+
+- tool failures covered by confident answers, under instructions that say nothing about failures (prompt);
+- side-effecting tool calls that carried out the bad answers' decisions without a check (system);
+- a model change to a fine-tuned model whose outputs went bad: its training data shaped them (data);
+- outputs newly cut at the output-token limit after a model or prompt change made them longer (system).
+
+Findings carry `data["latent"] = True`: the classifier lets them name a contributing layer, never the primary.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent.detectors.base import DetectorContext, detector
+from agent.detectors.common import make, pct, quote, system_text
+from agent.detectors.text import snippet
+from agent.detectors.tool_errors import error_result
+from agent.models import Finding, span_ref
+from retrieval.trace import Span, SpanKind
+
+NAME = "latent_conditions"
+MIN_TRIGGER = 0.1  # a trigger finding weaker than this explains nothing
+MIN_CASES = 3  # bad outputs a condition must show in
+NEW_SIGNAL = 0.4  # novelty from which a signal counts as new in the window
+MODEL_KINDS = {"model_changed", "served_model_changed"}
+CHANGE_KINDS = {*MODEL_KINDS, "prompt_changed"}
+
+# instructions that tell the model what to do when a tool or lookup fails
+FAILURE_RULE = re.compile(
+    r"\b(?:fail(?:s|ed|ing|ures?)?|errors?|unavailable|outages?|time[sd]? ?out|timeouts?|not available|"
+    r"unable to|can(?:no|')t (?:reach|access|retrieve|get|find)|does(?:n't| not) (?:respond|return|work)|"
+    r"no (?:results?|response|data) (?:is|are)? ?(?:returned|available)|if [^.\n]{0,60}\b(?:tool|api|lookup|"
+    r"call|service|system)\b[^.\n]{0,40}\b(?:not|no|fails?|down)\b)",
+    re.IGNORECASE,
+)
+# tool names that act on the world (as opposed to reading it)
+ACTION_TOOL = re.compile(
+    r"(?:^|[._\-\s])(?:create|send|forward|reply|post|issue|refund|pay|charge|transfer|book|cancel|delete|"
+    r"remove|update|approve|submit|enroll|grant|publish|write|execute|purchase|rebook|reset|assign)"
+    r"(?:$|[._\-\s]|[a-z]*(?:$|[._\-\s]))",
+    re.IGNORECASE,
+)
+READ_TOOL = re.compile(
+    r"^(?:\w+\.)?(?:get|list|search|fetch|lookup|look_up|read|check|find|query|retrieve)", re.I
+)
+FINE_TUNE = re.compile(r"(?:^ft:|[:/_-]ft[:/_-]|fine-?tun|\blora\b|[-_]sft\b)", re.IGNORECASE)
+
+
+@detector(NAME, phase=3)
+def detect(ctx: DetectorContext) -> list[Finding]:
+    return [
+        *_unhandled_failures(ctx),
+        *_unchecked_actions(ctx),
+        *_fine_tune_data(ctx),
+        *_output_limit(ctx),
+    ]
+
+
+def _asserts(text: str) -> bool:
+    """An answer that states something rather than asking back (a question re-asks; it covers nothing)."""
+    return bool(text.strip()) and "?" not in text
+
+
+def _unhandled_failures(ctx: DetectorContext) -> list[Finding]:
+    findings = []
+    for trigger in ctx.prior:
+        if (
+            trigger.data.get("kind") != "tool_error"
+            or trigger.strength < MIN_TRIGGER
+            or int(trigger.data.get("ignored", 0)) < MIN_CASES
+        ):
+            continue
+        ignored = [s for i in trigger.data.get("bad_span_ids", []) if (s := ctx.by_id.get(i)) is not None]
+        covering = [a for a in ignored if ctx.is_window(a) and _asserts(ctx.delivered_text(a))]
+        if len(covering) < MIN_CASES or len(covering) < 0.5 * len(ignored):
+            continue
+        instructed = [a for a in covering if system_text(a).strip()]
+        if not instructed or any(FAILURE_RULE.search(system_text(a)) for a in instructed):
+            continue  # instructions not recorded (cannot tell), or they do cover failures
+        share = len(covering) / len(ignored)
+        example = instructed[0]
+        tool = trigger.data.get("tool", "a tool")
+        findings.append(
+            make(
+                NAME,
+                f"Instructions give no fallback for failed tools: {len(covering)} answers covered "
+                f"failures of {tool} with confident statements",
+                strength=min(0.5, 0.1 + 0.7 * trigger.strength * share),
+                layer_hint="prompt",
+                evidence=[
+                    span_ref(example.span_id),
+                    *trigger.evidence[:1],
+                    *(span_ref(a.span_id) for a in covering[1:3]),
+                ],
+                detail=(
+                    f"After {tool} failed, {len(covering)} of {len(ignored)} answers that ignored the failure stated "
+                    "an outcome instead of saying the lookup failed or asking again; the instructions these calls "
+                    "ran under mention no failure, error or unavailable tool, so nothing told the model what to "
+                    f"do then. Trigger: {trigger.title}."
+                ),
+                quotes=[quote(span_ref(example.span_id), snippet(system_text(example), 200), "system")],
+                latent=True,
+                kind="no_failure_instructions",
+                trigger=trigger.title,
+                trigger_detector=trigger.detector,
+                covering=len(covering),
+                tool=tool,
+            )
+        )
+    return findings
+
+
+def _tool_failed(span: Span) -> bool:
+    result = (span.tool.result if span.tool else None) or ""
+    return span.is_error or bool(result and error_result(result))
+
+
+def _unchecked_actions(ctx: DetectorContext) -> list[Finding]:
+    flagged = [a for a in ctx.answers if ctx.is_flagged(a)]
+    if len(flagged) < MIN_CASES:
+        return []
+    acted: dict[str, list[Span]] = {}
+    for answer in flagged:
+        for span in ctx.traces.get(answer.trace_id, []):
+            name = span.tool.name if span.tool and span.tool.name else span.name
+            if (
+                span.kind == SpanKind.tool
+                and ctx.in_scope(span)
+                and name
+                and ACTION_TOOL.search(name)
+                and not READ_TOOL.search(name)
+                and not _tool_failed(span)
+            ):
+                acted.setdefault(name, []).append(span)
+    findings = []
+    for name, spans in acted.items():
+        traces = {s.trace_id for s in spans}
+        share = len(traces) / len(flagged)
+        if len(traces) < MIN_CASES or share < 0.3:
+            continue
+        findings.append(
+            make(
+                NAME,
+                f"Tool {name} carried out the bad answers' decisions unchecked ({len(traces)} of "
+                f"{len(flagged)} bad requests)",
+                strength=0.1 + 0.3 * share,
+                layer_hint="system",
+                evidence=[span_ref(s.span_id) for s in spans[:3]],
+                detail=(
+                    f"In {len(traces)} of {len(flagged)} requests whose answers went bad ({pct(share)}), the "
+                    f"side-effecting tool {name} ran and succeeded: nothing between the model's decision and the "
+                    "action checked it, so the mistake reached the world."
+                ),
+                latent=True,
+                kind="unchecked_action",
+                tool=name,
+                acted_requests=len(traces),
+                bad_requests=len(flagged),
+            )
+        )
+    return findings
+
+
+def _fine_tune_data(ctx: DetectorContext) -> list[Finding]:
+    findings = []
+    for trigger in ctx.prior:
+        new = str(trigger.data.get("new") or "")
+        if (
+            trigger.data.get("kind") not in MODEL_KINDS
+            or not FINE_TUNE.search(new)
+            or trigger.strength < 0.2
+            or float(trigger.data.get("effect", 0.0)) < 0.3
+        ):
+            continue
+        findings.append(
+            make(
+                NAME,
+                f"The new model {new} is a fine-tune: the data it was trained on shaped the outputs that went bad",
+                strength=0.5 * trigger.strength,
+                layer_hint="data",
+                evidence=trigger.evidence[:3],
+                detail=(
+                    f"Bad outputs rose with the switch to {new}, a fine-tuned model; what a fine-tune does "
+                    "differently comes from its training examples, so the training set is a contributing factor to "
+                    f"audit. Trigger: {trigger.title}."
+                ),
+                latent=True,
+                kind="fine_tune_data",
+                trigger=trigger.title,
+                model=new,
+            )
+        )
+    return findings
+
+
+def _output_limit(ctx: DetectorContext) -> list[Finding]:
+    cut = next(
+        (
+            f
+            for f in ctx.prior
+            if f.data.get("kind") == "output_truncated" and float(f.data.get("novelty", 0.0)) >= NEW_SIGNAL
+        ),
+        None,
+    )
+    if cut is None or cut.onset is None:
+        return []
+    triggers = [
+        f
+        for f in ctx.prior
+        if f.data.get("kind") in CHANGE_KINDS
+        and f.strength >= 0.2
+        and float(f.data.get("scope_weight", 1.0)) >= 1.0
+        and f.onset is not None
+        and f.onset <= cut.onset + ctx.horizon
+    ]
+    if not triggers:
+        return []
+    trigger = max(triggers, key=lambda f: f.strength)
+    novelty = float(cut.data["novelty"])
+    limits = ", ".join(map(str, cut.data.get("max_tokens") or [])) or "unrecorded"
+    return [
+        make(
+            NAME,
+            f"The output-token limit ({limits}) cut outputs short once {trigger.layer_hint} behaviour changed",
+            strength=0.1 + 0.4 * novelty,
+            layer_hint="system",
+            evidence=cut.evidence[:3],
+            detail=(
+                f"{cut.title}, newly ({pct(novelty)} novelty), after: {trigger.title}. The limit set by the "
+                "application left no headroom for longer outputs, so the change upstream turned into cut-off "
+                "answers."
+            ),
+            latent=True,
+            kind="output_limit",
+            trigger=trigger.title,
+            max_tokens=cut.data.get("max_tokens") or [],
+        )
+    ]
