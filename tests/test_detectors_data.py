@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from agent.detectors import DetectorContext, correlate_onset, estimate_onset, flag_bad_outputs, run_detectors
-from agent.detectors.staleness import mentioned_dates
-from tests.spanfactory import BAGGAGE, POLICY, QA, SpanFactory, doc, incident, traffic
+from agent.detectors.staleness import archived, family_of, mentioned_dates
+from tests.spanfactory import BAGGAGE, POLICY, QA, SpanFactory, at, doc, incident, traffic
 
 INVENTED = "Yes, you get a full refund within 90 days, no questions asked."
 
@@ -90,6 +90,48 @@ def test_stale_document_predating_the_change_the_reports_mention():
     assert stale[0].layer_hint == "data" and stale[0].strength >= 0.5
     assert stale[0].evidence[0].startswith("doc:") and "2025-03-01" in stale[0].title
     assert not by(findings, "grounding")  # the answers are faithful to the (outdated) document
+
+
+def test_archived_copy_beside_the_current_one_is_stale_and_the_incident_day_explains_nothing():
+    """The index serves an archived 2023 copy of the refund page next to the current one. The reports only give
+    the incident's own day ("since 4 March"): that date must not make every older document stale; the archived
+    copy is stale because a newer copy of the same document exists."""
+    f = SpanFactory()
+    archived_copy = doc(
+        "Refunds are available within 90 days of purchase, no questions asked.",
+        "kb/archive/refund-policy-2023.md",
+        "2023-01-05",
+    )
+    current = doc(
+        "Refunds are available within 30 days of purchase.", "kb/policies/refund-policy.md", "2025-02-20"
+    )
+
+    def make(i, t):
+        q, a = QA[i % 5]
+        if i % 5 in (0, 3) and t >= at(0):  # from the window on, refund questions also get the archived copy
+            return f.trace(t, q, INVENTED, docs=[archived_copy, current])
+        return f.trace(t, q, a, docs=[current, BAGGAGE])
+
+    reports = ["Since 4 March the bot tells customers 'full refund within 90 days'."]
+    ctx, findings = analyse(traffic(60, 0, 20, make), traffic(40, -2880, 60, make), reports=reports)
+    assert mentioned_dates(ctx)[0].isoformat() == "2025-03-04"  # inside the incident window
+    stale = by(findings, "stale_documents", "stale_in_context")
+    assert [s.data["source"] for s in stale] == ["kb/archive/refund-policy-2023.md"]
+    reasons = stale[0].data["stale_reasons"]
+    assert any("newer copy" in r and "kb/policies/refund-policy.md" in r for r in reasons)
+    assert any("archive" in r for r in reasons) and not any("2025-03-04" in r for r in reasons)
+    assert stale[0].strength >= 0.5
+
+
+def test_document_families_and_archive_marks():
+    assert family_of("kb/archive/refund-policy-2023.md") == family_of("kb/policies/refund-policy.md")
+    assert family_of("docs/pricing_v2.md") == family_of("docs/pricing.md") == "pricing"
+    assert family_of("faq/shipping-2024-01.html") == "shipping"
+    assert family_of("kb/help/how-to-return.md") != family_of("kb/policies/refund-policy.md")
+    assert family_of("2023.md") == "2023"  # nothing left after the marks: keep the name
+    assert archived("kb/archive/refund-policy-2023.md") == "archive"
+    assert archived("kb/Legacy/terms.md") == "Legacy"
+    assert archived("kb/archived-not-a-segment.md") is None and archived("kb/policies/old-town.md") is None
 
 
 def test_language_shift_in_inputs(embedder):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agent.detectors.base import DetectorContext
@@ -93,6 +93,11 @@ def make(
 
 def pct(x: float) -> str:
     return f"{100 * x:.0f}%"
+
+
+def when(moment: datetime) -> str:
+    """A span time as a reader wants it in a sentence: "2025-05-12 07:30 UTC"."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def human_delta(delta: timedelta) -> str:

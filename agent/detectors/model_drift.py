@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.changes import change_evidence, find_changes, score_change
-from agent.detectors.common import make, pct
+from agent.detectors.common import make, pct, when
 from agent.detectors.stats import associate, novelty
 from agent.models import Finding, span_ref
 from retrieval.trace import Span
@@ -84,7 +84,7 @@ def _change_finding(ctx: DetectorContext, change, service: str | None) -> Findin
         kind = "model_changed"
     detail = (
         f"Calls{where} were answered by {change.old} ({change.n_old} calls) and then by {change.new} "
-        f"({change.n_new} calls) from {change.first_new.start_time.isoformat()}"
+        f"({change.n_new} calls) from {when(change.first_new.start_time)}"
         + (", although the requested model stayed the same" if silent else "")
         + f"; bad-output rate {pct(data['flag_rate_before'])} before vs {pct(data['flag_rate_after'])} after."
     )

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from agent.detectors.base import DetectorContext
-from agent.detectors.common import human_delta, make, pct
+from agent.detectors.common import human_delta, make, pct, when
 from agent.models import Finding, span_ref
 from retrieval.trace import Span
 
@@ -126,19 +126,19 @@ def correlate_onset(ctx: DetectorContext, findings: list[Finding], onset: dateti
 
 def _correlation(change: Finding, onset: datetime, near: float, strength: float) -> Finding:
     delta = onset - (change.onset or onset)
-    when = (
+    relation = (
         "at"
         if abs(delta) < timedelta(minutes=1)
         else (f"{human_delta(delta)} before" if delta > timedelta(0) else f"{human_delta(delta)} after")
     )
-    title = f"{change.title}: {when} the onset of bad outputs"
+    title = f"{change.title}: {relation} the onset of bad outputs"
     return make(
         "onset_correlation",
         title,
         strength=0.5 * near * strength,
         layer_hint=None,
         evidence=change.evidence[:1],
-        detail=f"{change.title} ({change.detector}) happened {when} the onset ({onset.isoformat()}).",
+        detail=f"{change.title} ({change.detector}) happened {relation} the onset ({when(onset)}).",
         change_detector=change.detector,
         change_layer=change.layer_hint,
         change_title=change.title,
@@ -156,7 +156,7 @@ def _onset_finding(ctx: DetectorContext, onset: datetime) -> Finding:
     r_after = sum(ctx.is_flagged(u) for u in after) / len(after) if after else 0.0
     return make(
         NAME,
-        f"Bad outputs began at {onset.isoformat()}",
+        f"Bad outputs began at {when(onset)}",
         strength=0.0,
         layer_hint=None,
         evidence=[span_ref(first.span_id)] if first else [],

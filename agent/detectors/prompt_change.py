@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.changes import Change, change_evidence, find_changes, score_change
-from agent.detectors.common import make, pct, quote, system_text
+from agent.detectors.common import make, pct, quote, system_text, when
 from agent.detectors.text import sentences, snippet
 from agent.models import Finding, span_ref
 from retrieval.trace import Span
@@ -122,7 +122,7 @@ def _finding(ctx: DetectorContext, change: Change, service: str | None, route: s
     title = f"Prompt {route} changed from {old_label} to {new_label}"
     data = score.as_data()
     detail = (
-        f"From {change.first_new.start_time.isoformat()} the {route} calls used {new_label} "
+        f"From {when(change.first_new.start_time)} the {route} calls used {new_label} "
         f"({change.n_new} calls; before: {old_label}, {change.n_old} calls). Bad-output rate "
         f"{pct(data['flag_rate_before'])} before vs {pct(data['flag_rate_after'])} after."
     )

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 
 from agent.detectors.base import DetectorContext, detector
-from agent.detectors.common import make, pct
+from agent.detectors.common import make, pct, when
 from agent.detectors.stats import associate, novelty, two_prop_z
 from agent.models import Finding, span_ref
 from retrieval.trace import Span, SpanKind
@@ -141,7 +141,7 @@ def _missing_sources(ctx: DetectorContext, win: list[Span], base: list[Span]) ->
                 evidence=[span_ref(last.span_id)] + ([span_ref(after[0].span_id)] if after else []),
                 detail=(
                     f"{src} was in {k_base} of {len(base)} baseline retrievals and {win_counts[src]} of "
-                    f"{len(win)} window retrievals; last retrieved at {last.start_time.isoformat()}."
+                    f"{len(win)} window retrievals; last retrieved at {when(last.start_time)}."
                 ),
                 onset=after[0].start_time if after else None,
                 change=bool(after),

@@ -9,7 +9,7 @@ from statistics import median
 
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.changes import change_evidence, find_changes, score_change
-from agent.detectors.common import make, pct, system_text
+from agent.detectors.common import make, pct, system_text, when
 from agent.detectors.text import norm
 from agent.models import Finding, span_ref
 from retrieval.trace import Span
@@ -61,7 +61,7 @@ def _changes(ctx: DetectorContext) -> list[Finding]:
                     layer_hint="model",
                     evidence=change_evidence(change, score),
                     detail=(
-                        f"From {change.first_new.start_time.isoformat()} calls used {change.new} "
+                        f"From {when(change.first_new.start_time)} calls used {change.new} "
                         f"({change.n_new} calls; before: {change.old}). Bad-output rate "
                         f"{pct(data['flag_rate_before'])} before vs {pct(data['flag_rate_after'])} after."
                     ),

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.changes import Change, find_changes, score_change
-from agent.detectors.common import make, pct, system_text
+from agent.detectors.common import make, pct, system_text, when
 from agent.detectors.prompt_change import instructions_key, route_of, static_units
 from agent.detectors.retrieval import source_key
 from agent.detectors.stats import associate
@@ -93,6 +93,34 @@ def _prompt_key(span: Span, static: set[str]) -> str:
     return f"{version}|{text_key}" if version or text_key else ""
 
 
+# path segments that mark a copy as kept for the record, not for answering
+_ARCHIVED = re.compile(
+    r"(?:^|/)(?:archives?|old|deprecated|legacy|obsolete|outdated|superseded)(?:/|$)", re.I
+)
+# what tells copies of one document apart: years, dates, version numbers, "old"/"draft" markers
+_VERSION_MARK = re.compile(
+    r"(?:(?<=[-_. ])|^)(?:(?:19|20)\d{2}(?:[-_.]?\d{2}){0,2}|v\d+(?:[._]\d+)*|old|copy|draft|final|latest|new)"
+    r"(?=[-_. ]|$)",
+    re.I,
+)
+
+
+def family_of(key: str) -> str:
+    """The document a source is a copy of: its file name without extension and version marks.
+
+    "kb/archive/refund-policy-2023.md" and "kb/policies/refund-policy.md" are both "refund-policy".
+    """
+    stem = key.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+    bare = _VERSION_MARK.sub("", stem)
+    return re.sub(r"[-_. ]+", "-", bare).strip("-") or stem
+
+
+def archived(key: str) -> str | None:
+    """The path segment that marks this source as archived, if any."""
+    m = _ARCHIVED.search(key)
+    return m.group(0).strip("/") if m else None
+
+
 def _full(mon: str) -> str:
     return next(m for m in _MONTHS if m.startswith(mon.lower()[:3]))
 
@@ -165,7 +193,7 @@ def _change_finding(ctx: DetectorContext, key: str, rows: list, change: Change) 
         layer_hint="data",
         evidence=evidence,
         detail=(
-            f"From {change.first_new.start_time.isoformat()} retrievals returned this version of {key} "
+            f"From {when(change.first_new.start_time)} retrievals returned this version of {key} "
             f"({change.n_new} times; the previous version {change.n_old} times). Bad-output rate "
             f"{pct(data['flag_rate_before'])} before vs {pct(data['flag_rate_after'])} after."
         ),
@@ -184,11 +212,21 @@ def _implicated(ctx: DetectorContext, by_key: dict[str, list], reported: set[str
         return []
     changes = mentioned_dates(ctx)
     explained = config_change_dates(ctx)
+    # the incident's own days are when it happened, not a change that could have made a document stale
+    if ctx.window_start and ctx.window_end:
+        first, last = ctx.window_start.date(), ctx.window_end.date()
+        changes = [c for c in changes if not first <= c <= last]
     newest: dict[str, date] = {}
     for key, rows in by_key.items():
         dates = [x for _, _, d in rows if (x := parse_date(d.updated_at))]
         if dates:
             newest[key] = max(dates)
+    # the newest copy of each document family (a dated or archived copy of one document under another path)
+    families: dict[str, tuple[date, str]] = {}
+    for key, day in newest.items():
+        fam = family_of(key)
+        if fam not in families or day > families[fam][0]:
+            families[fam] = (day, key)
     candidates = []
     for key, rows in by_key.items():
         if key in reported:
@@ -209,6 +247,15 @@ def _implicated(ctx: DetectorContext, by_key: dict[str, list], reported: set[str
         reasons = []
         if updated and newest.get(key) and newest[key] > updated:
             reasons.append(f"a newer version (updated {newest[key]}) exists")
+        elif (
+            updated
+            and (sibling := families.get(family_of(key)))
+            and sibling[0] > updated
+            and sibling[1] != key
+        ):
+            reasons.append(f"a newer copy of the same document exists ({sibling[1]}, updated {sibling[0]})")
+        if archived(key):
+            reasons.append(f"its path marks it as {archived(key)}")
         # a mentioned date on which the service's own prompt or model changed dates that change, not the data
         later = [c for c in changes if updated and c > updated and c not in explained]
         if later:

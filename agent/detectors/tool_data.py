@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.changes import Change, change_evidence, find_changes, score_change
-from agent.detectors.common import make, pct, span_quote
+from agent.detectors.common import make, pct, span_quote, when
 from agent.detectors.stats import associate, step_effect
 from agent.detectors.text import numbers
 from agent.models import Finding, span_ref
@@ -118,7 +118,7 @@ def _field_changes(ctx: DetectorContext) -> list[Finding]:
                     layer_hint="data",
                     evidence=change_evidence(change, score),
                     detail=(
-                        f"From {change.first_new.start_time.isoformat()} {tool} returned {field}={change.new} "
+                        f"From {when(change.first_new.start_time)} {tool} returned {field}={change.new} "
                         f"({change.n_new} calls; before: {change.old}, {change.n_old} calls): the upstream data "
                         "the answers rest on changed."
                     ),
@@ -155,7 +155,7 @@ def _finding(ctx: DetectorContext, tool: str, changes: list[Change]) -> Finding 
         evidence.append(span_ref(example.span_id))
     detail = (
         f"{len(changes)} distinct {tool} requests got different results than before for the same arguments, "
-        f"first at {first.first_new.start_time.isoformat()}. Answers using the changed results were flagged "
+        f"first at {when(first.first_new.start_time)}. Answers using the changed results were flagged "
         f"{pct(assoc.with_flag / assoc.with_n) if assoc.with_n else 'n/a'} of the time, others "
         f"{pct(assoc.without_flag / assoc.without_n) if assoc.without_n else 'n/a'}."
     )
@@ -163,7 +163,7 @@ def _finding(ctx: DetectorContext, tool: str, changes: list[Change]) -> Finding 
         detail += f" Figures changed by about x{ratio:g}."
     return make(
         NAME,
-        f"Tool {tool} returned different data for the same requests from {first.first_new.start_time.isoformat()}",
+        f"Tool {tool} returned different data for the same requests from {when(first.first_new.start_time)}",
         strength=scope * (0.15 + 0.75 * effect),
         layer_hint="data",
         evidence=evidence,
