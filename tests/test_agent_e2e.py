@@ -84,6 +84,11 @@ def test_demo_analysis_names_the_stale_index_and_ignores_red_herrings(demo_resul
     assert draft.classification.primary == "data"
     assert roles["prompt"] != "ruled_out"  # the removed instruction let the stale policy through
     assert roles["system"] != "primary"  # the order-lookup timeout was handled; it is a red herring
+    # the analysis reads as: the layer's verdict, then its strongest finding with the reason it is stale
+    texts = [x.text for x in next(s for s in draft.sections if s.key == "layers").sentences]
+    at = next(i for i, t in enumerate(texts) if t.startswith("**data** — primary"))
+    assert "strongest findings behind it" in texts[at]
+    assert "kb/archive/refund-policy-2023.md" in texts[at + 1] and "newer copy" in texts[at + 1]
     assert draft.onset is not None and REINDEX_AT <= draft.onset <= draft.incident.reports[0].timestamp
     assert draft.affected.traces > 0 and draft.affected.sessions > 0
     # the model switch lives in another service: nothing from it is cited

@@ -41,7 +41,15 @@ def layers(inputs: DraftInputs) -> Section:
         if a.role == "unknown" and not findings:
             out.append(s(f"{head} {a.rationale}", *a.evidence[:2]))
             continue
-        out.append(s(f"{head} {a.rationale}", *a.evidence[:3]))
+        if findings and inputs.classification.method == "offline" and a.score is not None:
+            # the findings below are the score's terms; the full formula stays in the JSON's rationale
+            shown = min(len(findings), FINDINGS_PER_LAYER)
+            lead = f"Score {a.score:.2f}; " + (
+                f"the {shown} strongest findings behind it:" if shown > 1 else "the finding behind it:"
+            )
+            out.append(s(f"{head} {lead}", *a.evidence[:3]))
+        else:
+            out.append(s(f"{head} {a.rationale}", *a.evidence[:3]))
         for finding in findings[:FINDINGS_PER_LAYER]:
             out.append(_finding_sentence(finding))
         timing = [f for f in inputs.findings if f.data.get("change_layer") == a.layer and f.evidence]
