@@ -10,6 +10,7 @@ Evidence ids are stable strings, built only by the helpers below:
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -36,6 +37,25 @@ def report_ref(n: int) -> str:
 
 def pm_ref(postmortem_id: str) -> str:
     return f"pm:{postmortem_id}"
+
+
+# A citation in Markdown: `[span:…]`, `[doc:…]`, `[report:n]`, `[pm:…]`, unless escaped as `\[`.
+CITATION_RE = re.compile(r"(?<!\\)\[((?:span|doc|report|pm):[^\]\s]+)\]")
+# The sections of a complete draft, in the order the Markdown shows them (Section keys). "action_items" is not a
+# Section: it stands for the draft's action items, which the Markdown renders as a section of their own.
+SECTION_KEYS: tuple[str, ...] = (
+    "summary",
+    "impact",
+    "detection",
+    "timeline",
+    "layers",
+    "decisive",
+    "reproducibility",
+    "went_well_poorly",
+    "action_items",
+    "similar",
+    "gaps",
+)
 
 
 class _Model(BaseModel):

@@ -164,8 +164,7 @@ class AgentContext:
 
     def embed(self) -> Callable[[list[str]], np.ndarray] | None:
         """The store's sentence embedder as a function, or None when it has none."""
-        store = self.store
-        embedder = getattr(store, "embedder", None) or getattr(store, "_embedder", None)
+        embedder = self.store.embedder
         if embedder is None:
             return None
         if hasattr(embedder, "embed"):

@@ -144,6 +144,11 @@ class TraceStore:
         self._span_index = KeywordIndex(keyword_file, "spans")
         self._pm_index = KeywordIndex(keyword_file, "postmortems")
 
+    @property
+    def embedder(self) -> Any:
+        """The embedding function in use (read-only: the collections were built with it)."""
+        return self._embedder
+
     def _collection(self, name: str) -> Any:
         config: Any = {"hnsw": _HNSW}
         want = embedder_id(self._embedder)

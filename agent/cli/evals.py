@@ -37,71 +37,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(eval_app, name="eval")
 
 
-def _mark(ok: bool) -> str:
-    return "[green]✓[/]" if ok else "[red]✗[/]"
+def _embedder(settings):  # noqa: ANN001, ANN202 - a seam: tests hand in the session's embedder
+    from agent.cli.store_factory import make_embedder
 
-
-def _case_table(report) -> Table:  # noqa: ANN001 - EvalReport, imported lazily
-    from evals.harness.metrics import fmt
-
-    table = Table(title=f"{len(report.cases)} cases, split {report.split}", show_lines=False, expand=False)
-    for header in (
-        "case",
-        "gold",
-        "agent",
-        "keyword",
-        "contrib gold/agent",
-        "key rec",
-        "cites",
-        "onset",
-        "decisive",
-        "sect",
-        "s",
-    ):
-        table.add_column(header, overflow="fold")
-    for case in report.cases:
-        a = case.agent
-        cites = f"{a.citations_valid}/{a.citations_total}" if a.citations_total is not None else "-"
-        agent = (
-            f"{a.primary_pred or 'none'} {_mark(a.primary_correct)}" if not case.error else "[red]error[/]"
-        )
-        table.add_row(
-            case.id,
-            case.gold.primary,
-            agent,
-            f"{case.keyword.primary_pred} {_mark(case.keyword.primary_correct)}",
-            f"{','.join(case.gold.contributing) or '-'} / {','.join(a.contributing_pred) or '-'}",
-            fmt(a.key_recall),
-            cites,
-            fmt(a.onset_error_min),
-            "-" if a.decisive_exact is None else _mark(bool(a.decisive_exact)),
-            fmt(a.section_completeness),
-            f"{case.draft_s:.1f}",
-        )
-    return table
-
-
-def _metrics_table(report) -> Table:  # noqa: ANN001
-    from evals.harness.metrics import METRIC_ROWS, fmt
-
-    table = Table(title="metrics (agent beside the baselines)")
-    table.add_column("metric")
-    for system in report.metrics:
-        table.add_column(system, justify="right")
-    for field, label, _higher in METRIC_ROWS:
-        values = [getattr(m, field) for m in report.metrics.values()]
-        if any(v is not None for v in values):
-            table.add_row(label, *(fmt(v) for v in values))
-    return table
-
-
-def _embedder(settings):  # noqa: ANN001, ANN202
-    from retrieval.embeddings import get_embedding_function
-
-    try:
-        return get_embedding_function(settings.embedder, settings.cache_dir)
-    except ValueError as exc:
-        raise UserError(f"embedder: {exc}") from None
+    return make_embedder(settings)
 
 
 def vector_cache_path(settings) -> Path:  # noqa: ANN001
@@ -266,8 +205,10 @@ def eval_main(
     if json_out:
         print_json(report)
     else:
-        console.print(_case_table(report))
-        console.print(_metrics_table(report))
+        from agent.cli.eval_tables import metrics_table, print_cases
+
+        print_cases(report, console)
+        console.print(metrics_table(report))
         console.print(f"wrote {', '.join(str(p) for p in written.values())}", highlight=False)
 
     if record_gate is not None:

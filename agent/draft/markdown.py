@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from agent.draft.fmt import ts
-from agent.models import Draft, Section, Sentence
+from agent.models import CITATION_RE, SECTION_KEYS, Draft, Section, Sentence
 
-CITATION = re.compile(r"(?<!\\)\[((?:span|doc|report|pm):[^\]\s]+)\]")
 LIST_SECTIONS = {"impact", "timeline", "layers", "went_well_poorly", "similar", "gaps", "reproducibility"}
 ACTION_GROUPS = (
     ("prompt", "Prompt"),
@@ -21,7 +18,7 @@ ACTION_GROUPS = (
 def citations(markdown: str) -> list[str]:
     """Every evidence id cited in a Markdown text, in order, without duplicates."""
     seen: list[str] = []
-    for ref in CITATION.findall(markdown):
+    for ref in CITATION_RE.findall(markdown):
         if ref not in seen:
             seen.append(ref)
     return seen
@@ -50,6 +47,21 @@ def _escape_cell(text: str) -> str:
     return escape(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _action_items(draft: Draft) -> list[str]:
+    lines = ["## Action items", ""]
+    for layer, title in ACTION_GROUPS:
+        items = [item for item in draft.action_items if item.layer == layer]
+        if not items:
+            continue
+        lines += [f"### {title}", ""]
+        for item in items:
+            cites = " ".join(f"[{ref}]" for ref in item.evidence)
+            detail = escape(f" — {item.detail}") if item.detail else ""
+            lines.append(f"- [ ] **{escape(item.title)}** ({item.kind}){detail} {cites}".rstrip())
+        lines.append("")
+    return lines
+
+
 def render_markdown(draft: Draft) -> str:
     incident = draft.incident
     meta = [f"service {incident.service or 'unknown'}"]
@@ -62,36 +74,13 @@ def render_markdown(draft: Draft) -> str:
     for note in draft.notes:
         lines += [f"> Note: {note}", ""]
     by_key = {section.key: section for section in draft.sections}
-    order = [
-        "summary",
-        "impact",
-        "detection",
-        "timeline",
-        "layers",
-        "decisive",
-        "reproducibility",
-        "went_well_poorly",
-    ]
-    for key in order:
-        if key in by_key:
-            lines += _section(by_key[key])
-    lines += ["## Action items", ""]
-    for layer, title in ACTION_GROUPS:
-        items = [item for item in draft.action_items if item.layer == layer]
-        if not items:
-            continue
-        lines += [f"### {title}", ""]
-        for item in items:
-            cites = " ".join(f"[{ref}]" for ref in item.evidence)
-            detail = f" — {item.detail}" if item.detail else ""
-            detail = escape(detail)
-            lines.append(f"- [ ] **{escape(item.title)}** ({item.kind}){detail} {cites}".rstrip())
-        lines.append("")
-    for key in ("similar", "gaps"):
-        if key in by_key:
+    for key in SECTION_KEYS:
+        if key == "action_items":
+            lines += _action_items(draft)
+        elif key in by_key:
             lines += _section(by_key[key])
     for section in draft.sections:
-        if section.key not in order and section.key not in ("similar", "gaps"):
+        if section.key not in SECTION_KEYS:
             lines += _section(section)
     lines += ["## Evidence", "", "| id | kind | trace | time | excerpt |", "|---|---|---|---|---|"]
     for ev in draft.evidence:

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.llm.prompt import build_prompt, with_feedback
+from agent.llm.prompt import build_prompt
 from agent.llm.schemas import ClassificationAnswer, LayerAnswer
+from agent.llm.structured import ask_checked
 from agent.models import LAYERS, Classification, Evidence, Finding, Incident, LayerAssessment
-from agent.providers.base import Provider, ProviderError, Usage
+from agent.providers.base import Provider, Usage
 
 CLASSIFY_MAX_TOKENS = 4000  # room for reasoning models, whose thinking counts against it
 DEFAULT_BUDGET = 24_000
@@ -22,10 +23,6 @@ class Checked:
     classification: Classification
     problems: list[str] = field(default_factory=list)  # make the answer unusable: re-ask, then fail
     notes: list[str] = field(default_factory=list)  # corrected silently (ids dropped, confidence capped)
-
-    @property
-    def usable(self) -> bool:
-        return not self.problems
 
 
 def classify_with_llm(
@@ -48,22 +45,12 @@ def classify_with_llm(
         schema=ClassificationAnswer,
         max_tokens=CLASSIFY_MAX_TOKENS,
     )
-    usage = Usage()
-    request = prompt.request
-    problems: list[str] = []
-    for _ in range(provider.policy.answer_retries + 1):
-        try:
-            parsed = provider.parse(request, ClassificationAnswer)
-        except ProviderError as exc:
-            raise ProviderError(exc.reason, usage=usage + exc.usage, retryable=exc.retryable) from exc
-        usage = usage + parsed.usage
-        checked = check_classification(parsed.value, prompt.sent_ids, findings, method=provider.name)
-        if checked.usable:
-            return checked.classification, usage
-        usage = usage + Usage(invalid_answers=1)
-        problems = checked.problems
-        request = with_feedback(prompt.request, problems)
-    raise ProviderError(f"{provider.name}: classification rejected: {'; '.join(problems)}", usage=usage)
+
+    def check(answer: ClassificationAnswer) -> tuple[Classification, list[str]]:
+        checked = check_classification(answer, prompt.sent_ids, findings, method=provider.name)
+        return checked.classification, checked.problems
+
+    return ask_checked(provider, prompt.request, ClassificationAnswer, check, what="classification")
 
 
 def check_classification(

@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from agent.llm import blocks
-from agent.llm.prompt import build_prompt, with_feedback
+from agent.llm.prompt import build_prompt
 from agent.llm.schemas import NarrativeAnswer
+from agent.llm.structured import ask_checked
 from agent.models import Classification, Evidence, Finding, Incident, Section, Sentence
-from agent.providers.base import Provider, ProviderError, Usage
+from agent.providers.base import Provider, Usage
 
 NARRATIVE_MAX_TOKENS = 8000
 DEFAULT_BUDGET = 24_000
@@ -69,22 +70,12 @@ def write_narrative(
         values={"sections_list": listing},
     )
     excerpts = prompt.excerpts
-    usage = Usage()
-    request = prompt.request
-    problems: list[str] = []
-    for _ in range(provider.policy.answer_retries + 1):
-        try:
-            parsed = provider.parse(request, NarrativeAnswer)
-        except ProviderError as exc:
-            raise ProviderError(exc.reason, usage=usage + exc.usage, retryable=exc.retryable) from exc
-        usage = usage + parsed.usage
-        checked = check_narrative(parsed.value, excerpts, wanted)
-        if not checked.problems:
-            return checked.sections, usage
-        usage = usage + Usage(invalid_answers=1)
-        problems = checked.problems
-        request = with_feedback(prompt.request, problems)
-    raise ProviderError(f"{provider.name}: narrative rejected: {'; '.join(problems)}", usage=usage)
+
+    def check(answer: NarrativeAnswer) -> tuple[list[Section], list[str]]:
+        checked = check_narrative(answer, excerpts, wanted)
+        return checked.sections, checked.problems
+
+    return ask_checked(provider, prompt.request, NarrativeAnswer, check, what="narrative")
 
 
 def check_narrative(

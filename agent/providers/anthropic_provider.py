@@ -15,17 +15,9 @@ from typing import Any
 import anthropic
 from pydantic import ValidationError
 
-from agent.providers.base import (
-    ChatRequest,
-    Failure,
-    Provider,
-    Sent,
-    T,
-    retry_after_seconds,
-    validation_reason,
-)
+from agent.providers.base import ChatRequest, Failure, Provider, Sent, T, validation_reason
+from agent.providers.sdk_errors import sdk_failure
 
-RETRYABLE_STATUS = {408, 409, 429}
 DEFAULT_MAX_TOKENS = 1024
 # From the Claude 5 generation on, the API rejects non-default temperature / top_p / top_k with a 400.
 _FIXED_SAMPLING = re.compile(r"^claude-[a-z]+-(?:[5-9]|\d{2,})(?:\b|-)")
@@ -105,20 +97,7 @@ class AnthropicProvider(Provider):
         return Sent(value=value, **metered)
 
     def _failure(self, exc: Exception) -> Failure | None:
-        if isinstance(exc, anthropic.APITimeoutError):
-            return Failure(reason=f"request timed out after {self.timeout:g}s", retryable=True)
-        if isinstance(exc, anthropic.APIConnectionError):
-            return Failure(reason=f"cannot connect ({exc})", retryable=True)
-        if isinstance(exc, anthropic.APIStatusError):
-            status = exc.status_code
-            retryable = status in RETRYABLE_STATUS or status >= 500
-            after = retry_after_seconds(exc.response.headers) if retryable else None
-            return Failure(
-                reason=f"HTTP {status}: {_error_message(exc)}", retryable=retryable, retry_after=after
-            )
-        if isinstance(exc, anthropic.APIResponseValidationError):
-            return Failure(reason=f"unexpected response shape: {exc}", retryable=True)
-        return None
+        return sdk_failure(exc, anthropic, self.timeout)
 
 
 def to_anthropic_messages(request: ChatRequest) -> list[dict[str, Any]]:
@@ -172,12 +151,3 @@ def _input_tokens(usage: Any) -> int:
     for extra in ("cache_creation_input_tokens", "cache_read_input_tokens"):
         total += getattr(usage, extra, None) or 0
     return total
-
-
-def _error_message(exc: anthropic.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-    return exc.message

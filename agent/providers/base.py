@@ -303,18 +303,3 @@ def validation_reason(exc: ValidationError) -> str:
     first = exc.errors()[0] if exc.errors() else {}
     where = ".".join(str(p) for p in first.get("loc", ())) or "answer"
     return f"malformed structured output at {where}: {first.get('msg', str(exc))}"
-
-
-def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds from Retry-After / Retry-After-Ms response headers (numeric forms), else None."""
-    if headers is None:
-        return None
-    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(header)
-        if value is None:
-            continue
-        try:
-            return float(value) / divisor
-        except ValueError:
-            continue
-    return None

@@ -13,18 +13,9 @@ from typing import Any
 import openai
 from pydantic import ValidationError
 
-from agent.providers.base import (
-    ChatMessage,
-    ChatRequest,
-    Failure,
-    Provider,
-    Sent,
-    T,
-    retry_after_seconds,
-    validation_reason,
-)
+from agent.providers.base import ChatMessage, ChatRequest, Failure, Provider, Sent, T, validation_reason
+from agent.providers.sdk_errors import sdk_failure
 
-RETRYABLE_STATUS = {408, 409, 429}
 # Reasoning models accept neither temperature nor top_p (other than defaults) and want max_completion_tokens.
 _REASONING = re.compile(r"^(o\d|gpt-5)", re.IGNORECASE)
 
@@ -120,19 +111,7 @@ class OpenAIProvider(Provider):
         return Sent(value=choice.message.parsed, finish_reason=choice.finish_reason, **metered)
 
     def _failure(self, exc: Exception) -> Failure | None:
-        if isinstance(exc, openai.APITimeoutError):
-            return Failure(reason=f"request timed out after {self.timeout:g}s", retryable=True)
-        if isinstance(exc, openai.APIConnectionError):
-            return Failure(reason=f"cannot connect ({exc})", retryable=True)
-        if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            message = _error_message(exc)
-            retryable = status in RETRYABLE_STATUS or status >= 500
-            after = retry_after_seconds(exc.response.headers) if retryable else None
-            return Failure(reason=f"HTTP {status}: {message}", retryable=retryable, retry_after=after)
-        if isinstance(exc, openai.APIResponseValidationError):
-            return Failure(reason=f"unexpected response shape: {exc}", retryable=True)
-        return None
+        return sdk_failure(exc, openai, self.timeout)
 
 
 def to_openai_messages(request: ChatRequest) -> list[dict[str, Any]]:
@@ -177,12 +156,3 @@ def _json_body(response: Any) -> dict[str, Any]:
     except (ValueError, json.JSONDecodeError):
         return {}
     return body if isinstance(body, dict) else {}
-
-
-def _error_message(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-    return exc.message

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
-from agent.models import Draft, Layer
+from agent.models import CITATION_RE, SECTION_KEYS, Draft, Layer
 from evals.harness.baselines import LayerPrediction
 from evals.harness.dataset import Gold
 
-# The sections a complete draft has (keys of models.Section; issue 3 item 5), each with a non-empty sentence.
-# "action_items" is satisfied by the draft's action items (rendered as their own Markdown section).
-REQUIRED_SECTIONS: tuple[str, ...] = (
-    "summary",
-    "impact",
-    "detection",
-    "timeline",
-    "layers",
-    "decisive",
-    "reproducibility",
-    "went_well_poorly",
-    "action_items",
-    "similar",
-    "gaps",
-)
-# A citation in the Markdown: `[span:...]`, `[doc:...]`, `[report:n]`, `[pm:...]`, not escaped as `\[`.
-CITATION_RE = re.compile(r"(?<!\\)\[((?:span|doc|report|pm):[^\]\s]+)\]")
+# The sections a complete draft has, each with a non-empty sentence (issue 3 item 5); "action_items" is satisfied
+# by the draft's action items.
+REQUIRED_SECTIONS: tuple[str, ...] = SECTION_KEYS
 
 
 class CaseFacts(BaseModel):

@@ -1,0 +1,42 @@
+"""Ask for a structured answer, check it against what was sent, and ask again with the reasons when it fails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from agent.llm.prompt import with_feedback
+from agent.providers.base import ChatRequest, Provider, ProviderError, Usage
+
+A = TypeVar("A", bound=BaseModel)  # the schema asked for
+R = TypeVar("R")  # what the check makes of an accepted answer
+
+
+def ask_checked(
+    provider: Provider,
+    request: ChatRequest,
+    schema: type[A],
+    check: Callable[[A], tuple[R, list[str]]],
+    *,
+    what: str,
+) -> tuple[R, Usage]:
+    """Parse `schema` from the provider and `check` it: `check` returns (result, problems), and an answer with
+    problems is asked again (policy.answer_retries times) with them as feedback. Raises ProviderError carrying
+    the usage of every call made."""
+    usage = Usage()
+    asked = request
+    problems: list[str] = []
+    for _ in range(provider.policy.answer_retries + 1):
+        try:
+            parsed = provider.parse(asked, schema)
+        except ProviderError as exc:
+            raise ProviderError(exc.reason, usage=usage + exc.usage, retryable=exc.retryable) from exc
+        usage = usage + parsed.usage
+        result, problems = check(parsed.value)
+        if not problems:
+            return result, usage
+        usage = usage + Usage(invalid_answers=1)
+        asked = with_feedback(request, problems)
+    raise ProviderError(f"{provider.name}: {what} rejected: {'; '.join(problems)}", usage=usage)
