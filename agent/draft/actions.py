@@ -17,9 +17,49 @@ def _refs(finding: Finding | None) -> list[str]:
     return list(finding.evidence[:MAX_EVIDENCE]) if finding else []
 
 
+def _why(finding: Finding | None) -> str:
+    return f" Why: {finding.title.rstrip('.')}." if finding else ""
+
+
+def _clip(text: str, n: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _prompt_title(finding: Finding | None) -> str:
+    """Name the instruction to restore when the finding saw one removed; else the generic fix."""
+    data = finding.data if finding is not None else {}
+    removed = data.get("removed") or []
+    if data.get("kind") == "prompt_changed" and removed:
+        return (
+            f"Restore the instruction {data.get('new')} of {data.get('route')} dropped: “{_clip(removed[0])}”"
+        )
+    return "Fix the prompt: restore or tighten the instructions the failure slipped through"
+
+
+def _data_title(finding: Finding | None) -> str:
+    data = finding.data if finding is not None else {}
+    source = data.get("source")
+    if data.get("kind") == "stale_in_context" and source:
+        return f"Take {source} out of the retrieval index (or replace it with the current version)"
+    if source:
+        return f"Check {source} and what else the index returns for these requests: remove or fix the wrong content"
+    return "Fix the retrieval data: remove or re-index the stale, wrong or missing content"
+
+
+def _model_title(finding: Finding | None) -> str:
+    data = finding.data if finding is not None else {}
+    if data.get("kind") in ("model_changed", "served_model_changed") and data.get("old") and data.get("new"):
+        return (
+            f"Pin the served model (answers went bad after {data['old']} became {data['new']}) "
+            "and gate upgrades on a regression eval"
+        )
+    return "Pin the served model version and gate upgrades on a regression eval"
+
+
 def _layer_items(inputs: DraftInputs, layer: Layer, examples: list[str]) -> list[ActionItem]:
     finding = _top(inputs, layer)
-    why = f" ({finding.title})" if finding else ""
+    why = _why(finding)
     refs = _refs(finding)
     if layer == "prompt":
         return [
@@ -27,8 +67,9 @@ def _layer_items(inputs: DraftInputs, layer: Layer, examples: list[str]) -> list
                 layer="prompt",
                 kind="prompt_fix",
                 evidence=refs,
-                title="Fix the prompt: restore or tighten the instructions the failure slipped through" + why,
-                detail="Review the template diff; state the constraint explicitly and version the change.",
+                title=_prompt_title(finding),
+                detail="Review the template diff; state the constraint explicitly and version the change."
+                + why,
             ),
             ActionItem(
                 layer="prompt",
@@ -44,8 +85,8 @@ def _layer_items(inputs: DraftInputs, layer: Layer, examples: list[str]) -> list
                 layer="data",
                 kind="index_fix",
                 evidence=refs,
-                title="Fix the retrieval data: remove or re-index the stale, wrong or missing content" + why,
-                detail="Check document freshness and expected sources after every re-index.",
+                title=_data_title(finding),
+                detail="Check document freshness and expected sources after every re-index." + why,
             ),
             ActionItem(
                 layer="data",
@@ -61,8 +102,9 @@ def _layer_items(inputs: DraftInputs, layer: Layer, examples: list[str]) -> list
                 layer="model",
                 kind="model_pinning",
                 evidence=refs,
-                title="Pin the served model version and gate upgrades on a regression eval" + why,
-                detail="Request a dated model snapshot; compare served vs requested model in monitoring.",
+                title=_model_title(finding),
+                detail="Request a dated model snapshot; compare served vs requested model in monitoring."
+                + why,
             ),
         ]
     return [
@@ -70,9 +112,9 @@ def _layer_items(inputs: DraftInputs, layer: Layer, examples: list[str]) -> list
             layer="system",
             kind="guardrail",
             evidence=refs,
-            title="Handle tool and orchestration failures explicitly instead of letting the model answer around them"
+            title="Handle tool and orchestration failures explicitly instead of letting the model answer around them",
+            detail="Fail closed on tool errors, truncation and context-assembly faults; add an output guardrail."
             + why,
-            detail="Fail closed on tool errors, truncation and context-assembly faults; add an output guardrail.",
         ),
     ]
 
