@@ -113,6 +113,10 @@ def test_demo_analysis_names_the_stale_index_and_ignores_red_herrings(demo_resul
     ):
         assert key in keys
     assert {"data", "prompt"} <= {item.layer for item in draft.action_items}
+    # each fix names its object: the document to take out, the instruction v8 dropped
+    titles = {item.kind: item.title for item in draft.action_items}
+    assert "kb/archive/refund-policy-2023.md" in titles["index_fix"]
+    assert "Only state refund, return or warranty terms" in titles["prompt_fix"]
     assert "## Action items" in draft.markdown and "postmortem replay" in draft.markdown
 
 
