@@ -157,6 +157,7 @@ class Sentence(_Model):
     text: str
     cites: list[str] = Field(default_factory=list)
     quote: str | None = None  # verbatim text that must appear in one of the cited objects
+    level: int = Field(default=0, ge=0, le=1)  # 1: a detail of the sentence before it (a nested bullet)
 
 
 class Section(_Model):

@@ -89,6 +89,7 @@ def test_demo_analysis_names_the_stale_index_and_ignores_red_herrings(demo_resul
     at = next(i for i, t in enumerate(texts) if t.startswith("**data** — primary"))
     assert "strongest findings behind it" in texts[at]
     assert "kb/archive/refund-policy-2023.md" in texts[at + 1] and "newer copy" in texts[at + 1]
+    assert "\n  - Document kb/archive/refund-policy-2023.md" in draft.markdown  # nested under its layer
     assert draft.onset is not None and REINDEX_AT <= draft.onset <= draft.incident.reports[0].timestamp
     assert draft.affected.traces > 0 and draft.affected.sessions > 0
     # the model switch lives in another service: nothing from it is cited

@@ -51,11 +51,11 @@ def layers(inputs: DraftInputs) -> Section:
         else:
             out.append(s(f"{head} {a.rationale}", *a.evidence[:3]))
         for finding in findings[:FINDINGS_PER_LAYER]:
-            out.append(_finding_sentence(finding))
+            out.append(_finding_sentence(finding).model_copy(update={"level": 1}))
         timing = [f for f in inputs.findings if f.data.get("change_layer") == a.layer and f.evidence]
         if timing:  # how the layer's strongest change lines up with the onset of bad outputs
             best = max(timing, key=lambda f: f.strength)
-            out.append(s(best.title.rstrip(".") + ".", *best.evidence[:2]))
+            out.append(s(best.title.rstrip(".") + ".", *best.evidence[:2]).model_copy(update={"level": 1}))
     if inputs.classification.primary and len(inputs.layers_with("primary", "contributing")) > 1:
         out.append(
             s(

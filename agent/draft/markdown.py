@@ -37,7 +37,7 @@ def _sentence(sentence: Sentence) -> str:
 def _section(section: Section) -> list[str]:
     lines = [f"## {section.title}", ""]
     if section.key in LIST_SECTIONS:
-        lines += [f"- {_sentence(sentence)}" for sentence in section.sentences]
+        lines += [f"{'  ' * sentence.level}- {_sentence(sentence)}" for sentence in section.sentences]
     else:
         lines.append(" ".join(_sentence(sentence) for sentence in section.sentences))
     return [*lines, ""]
