@@ -11,6 +11,7 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired
 
 import numpy as np
@@ -164,16 +165,12 @@ class AgentContext:
 
     def embed(self) -> Callable[[list[str]], np.ndarray] | None:
         """The store's sentence embedder as a function, or None when it has none."""
+        from retrieval.embeddings import embed_texts
+
         embedder = self.store.embedder
         if embedder is None:
             return None
-        if hasattr(embedder, "embed"):
-            return embedder.embed
-
-        def _embed(texts: list[str]) -> np.ndarray:
-            return np.asarray(embedder(list(texts)), dtype=np.float32)
-
-        return _embed
+        return partial(embed_texts, embedder)
 
 
 # Classes the SQLite checkpointer may rebuild (langgraph blocks unregistered types by default in future).

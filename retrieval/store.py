@@ -178,9 +178,9 @@ class TraceStore:
         return add_all(kind, docs, 64, self._embed)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        embed = getattr(self._embedder, "embed", None)
-        out = embed(texts) if callable(embed) else self._embedder(texts)
-        return np.asarray(out, dtype=np.float32)
+        from retrieval.embeddings import embed_texts
+
+        return embed_texts(self._embedder, texts)
 
     # ---- keyword index upkeep --------------------------------------------------------------------
 

@@ -79,26 +79,17 @@ def _filters(since: str | None, until: str | None, service: str | None) -> Filte
     return Filters(since=since, until=until, service=service)
 
 
-def _embedder(settings: Settings) -> Any:
-    from retrieval.embeddings import get_embedding_function
-
-    try:
-        return get_embedding_function(settings.embedder, settings.cache_dir)
-    except ValueError as exc:
-        raise UserError(f"POSTMORTEM_EMBEDDER: {exc}") from None
-
-
 def _embed_fn(settings: Settings) -> Any:
-    import numpy as np
+    """Embed with the configured embedder, built on first use (a cached corpus may need none)."""
+    from agent.cli.store_factory import make_embedder
+    from retrieval.embeddings import embed_texts
 
     holder: list[Any] = []
 
     def embed(texts: list[str]) -> np.ndarray:
         if not holder:
-            holder.append(_embedder(settings))
-        fn = holder[0]
-        out = fn.embed(texts) if hasattr(fn, "embed") else fn(texts)
-        return np.asarray(out, dtype=np.float32)
+            holder.append(make_embedder(settings))
+        return embed_texts(holder[0], texts)
 
     return embed
 

@@ -6,12 +6,13 @@ in a new process from their stored config.
 
 from retrieval.embeddings.cache import default_cache_dir, ensure_graph, export_chroma_layout
 from retrieval.embeddings.minilm import MAX_TOKENS, MiniLMEmbedder
-from retrieval.embeddings.registry import get_embedding_function
+from retrieval.embeddings.registry import embed_texts, get_embedding_function
 
 __all__ = [
     "MAX_TOKENS",
     "MiniLMEmbedder",
     "default_cache_dir",
+    "embed_texts",
     "ensure_graph",
     "export_chroma_layout",
     "get_embedding_function",

@@ -78,14 +78,19 @@ class MiniLMEmbedder(EmbeddingFunction[Documents]):
         threads: int | None = None,
         model_dir: Path | None = None,
         fused: bool = True,
+        max_batch_tokens: int = BATCH_TOKENS,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if max_batch_tokens < 1:
+            raise ValueError(f"max_batch_tokens must be >= 1, got {max_batch_tokens}")
         self._cache_dir_arg = Path(cache_dir) if cache_dir is not None else None
         self._model_dir_arg = Path(model_dir) if model_dir is not None else None
         self.cache_dir = self._cache_dir_arg or default_cache_dir()
         self.model_dir = self._model_dir_arg or default_model_dir()
         self.batch_size = batch_size
+        # padded tokens per batch: onnxruntime's buffers grow with rows x tokens^2, so long texts go in fewer rows
+        self.max_batch_tokens = max_batch_tokens
         self.fused = fused  # onnxruntime contrib kernels; False = standard ONNX ops only (slower)
         self.threads = threads or physical_cores()
         self.dim = BertConfig.from_file(self.model_dir / "config.json").hidden_size
@@ -137,12 +142,12 @@ class MiniLMEmbedder(EmbeddingFunction[Documents]):
         return out
 
     def _batches(self, order: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
-        """Consecutive slices of `order` (ascending length) with <= batch_size rows and <= BATCH_TOKENS padded."""
+        """Consecutive slices of `order` (ascending length): <= batch_size rows, <= max_batch_tokens padded."""
         out, start = [], 0
         while start < len(order):
             end = start + 1
             while end < len(order) and end - start < self.batch_size:
-                if (end - start + 1) * lengths[order[end]] > BATCH_TOKENS:
+                if (end - start + 1) * lengths[order[end]] > self.max_batch_tokens:
                     break
                 end += 1
             out.append(order[start:end])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction
 
 from retrieval.embeddings.minilm import MiniLMEmbedder
@@ -29,3 +30,10 @@ def get_embedding_function(
 
         return OpenAIEmbeddingFunction(model_name=model.strip(), api_key_env_var="OPENAI_API_KEY")
     raise ValueError(f"unknown embedder {spec!r}: expected one of {', '.join(SPECS)}")
+
+
+def embed_texts(embedder: EmbeddingFunction[Documents], texts: list[str]) -> np.ndarray:
+    """Vectors for `texts` as a float32 array from any embedding function (its `.embed` when it has one)."""
+    embed = getattr(embedder, "embed", None)
+    out = embed(list(texts)) if callable(embed) else embedder(list(texts))
+    return np.asarray(out, dtype=np.float32)
