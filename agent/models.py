@@ -43,19 +43,21 @@ def pm_ref(postmortem_id: str) -> str:
 CITATION_RE = re.compile(r"(?<!\\)\[((?:span|doc|report|pm):[^\]\s]+)\]")
 # The sections of a complete draft, in the order the Markdown shows them (Section keys). "action_items" is not a
 # Section: it stands for the draft's action items, which the Markdown renders as a section of their own.
-SECTION_KEYS: tuple[str, ...] = (
-    "summary",
-    "impact",
-    "detection",
-    "timeline",
-    "layers",
-    "decisive",
-    "reproducibility",
-    "went_well_poorly",
-    "action_items",
-    "similar",
-    "gaps",
-)
+# The draft's sections in reading order, with their titles (drafter, Markdown, LLM narrative and scorer share it).
+SECTION_TITLES: dict[str, str] = {
+    "summary": "Summary",
+    "impact": "Impact and blast radius",
+    "detection": "Detection",
+    "timeline": "Timeline",
+    "layers": "Failure-layer analysis",
+    "decisive": "The decisive point",
+    "reproducibility": "Reproducibility",
+    "went_well_poorly": "What went well and what went poorly",
+    "action_items": "Action items",
+    "similar": "Similar past incidents",
+    "gaps": "Telemetry gaps",
+}
+SECTION_KEYS: tuple[str, ...] = tuple(SECTION_TITLES)
 
 
 class _Model(BaseModel):

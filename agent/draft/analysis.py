@@ -3,7 +3,7 @@ telemetry gaps."""
 
 from __future__ import annotations
 
-from agent.draft.fmt import duration, s, utc
+from agent.draft.fmt import duration, s, section, utc
 from agent.draft.inputs import DraftInputs
 from agent.models import Finding, Section, Sentence, pm_ref, report_ref, span_ref
 from retrieval.trace import SpanKind
@@ -63,7 +63,7 @@ def layers(inputs: DraftInputs) -> Section:
                 "cause a similar failure."
             )
         )
-    return Section(key="layers", title="Failure-layer analysis", sentences=out)
+    return section("layers", out)
 
 
 def _coverage(inputs: DraftInputs) -> tuple[int, dict[str, int], str | None]:
@@ -130,7 +130,7 @@ def went_well_and_poorly(inputs: DraftInputs) -> Section:
         out.append(
             s("Nothing stands out as having gone particularly well or poorly from the recorded evidence.")
         )
-    return Section(key="went_well_poorly", title="What went well and what went poorly", sentences=out)
+    return section("went_well_poorly", out)
 
 
 def similar(inputs: DraftInputs) -> Section:
@@ -141,11 +141,11 @@ def similar(inputs: DraftInputs) -> Section:
         out.append(s(f"{past.title}{when}: layers {layers} (similarity {past.score:.2f}).", pm_ref(past.id)))
     if not out:
         out.append(s("No similar past post-mortem was found in the store."))
-    return Section(key="similar", title="Similar past incidents", sentences=out)
+    return section("similar", out)
 
 
 def gaps(inputs: DraftInputs) -> Section:
     out = [_finding_sentence(f) for f in inputs.gap_findings()]
     if not out:
         out.append(s("No telemetry gap was found: the recorded spans carry what this analysis needed."))
-    return Section(key="gaps", title="Telemetry gaps", sentences=out)
+    return section("gaps", out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from agent.models import Sentence
+from agent.models import SECTION_TITLES, Section, Sentence
 
 
 def ts(value: datetime | None) -> str:
@@ -62,3 +62,8 @@ def s(text: str, *cites: str | None, quote: str | None = None) -> Sentence:
 
 def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def section(key: str, sentences: list[Sentence]) -> Section:
+    """A draft section under its standard title."""
+    return Section(key=key, title=SECTION_TITLES[key], sentences=sentences)

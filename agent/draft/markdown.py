@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.draft.fmt import ts
-from agent.models import CITATION_RE, SECTION_KEYS, Draft, Section, Sentence
+from agent.models import CITATION_RE, SECTION_KEYS, SECTION_TITLES, Draft, Section, Sentence
 
 LIST_SECTIONS = {"impact", "timeline", "layers", "went_well_poorly", "similar", "gaps", "reproducibility"}
 ACTION_GROUPS = (
@@ -48,7 +48,7 @@ def _escape_cell(text: str) -> str:
 
 
 def _action_items(draft: Draft) -> list[str]:
-    lines = ["## Action items", ""]
+    lines = [f"## {SECTION_TITLES['action_items']}", ""]
     for layer, title in ACTION_GROUPS:
         items = [item for item in draft.action_items if item.layer == layer]
         if not items:

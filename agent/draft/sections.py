@@ -3,7 +3,7 @@ reproducibility. Every factual sentence cites the evidence it rests on."""
 
 from __future__ import annotations
 
-from agent.draft.fmt import clip, duration, pct, plural, s, ts, utc
+from agent.draft.fmt import clip, duration, pct, plural, s, section, ts, utc
 from agent.draft.inputs import DraftInputs
 from agent.models import Affected, Section, Sentence, report_ref, span_ref
 
@@ -75,7 +75,7 @@ def summary(inputs: DraftInputs, impact: Affected) -> Section:
     causes = inputs.cause_findings()
     if causes:
         out.append(s(f"Strongest finding: {causes[0].title}.", *causes[0].evidence[:3]))
-    return Section(key="summary", title="Summary", sentences=out)
+    return section("summary", out)
 
 
 def impact_section(inputs: DraftInputs, impact: Affected) -> Section:
@@ -86,7 +86,7 @@ def impact_section(inputs: DraftInputs, impact: Affected) -> Section:
         if not inputs.gathered.spans:
             text = "The blast radius cannot be measured: no traces were recorded for this incident."
         out.append(s(text, *[report_ref(i) for i in range(1, min(3, len(inputs.incident.reports)) + 1)]))
-        return Section(key="impact", title="Impact and blast radius", sentences=out)
+        return section("impact", out)
     total_traces = max(inputs.gathered.traces, 1)
     out.append(
         s(
@@ -112,7 +112,7 @@ def impact_section(inputs: DraftInputs, impact: Affected) -> Section:
                 rest[0].get("first"),
             )
         )
-    return Section(key="impact", title="Impact and blast radius", sentences=out)
+    return section("impact", out)
 
 
 def _parse(value: str):
@@ -153,7 +153,7 @@ def detection(inputs: DraftInputs) -> Section:
                 span_ref(flagged[0].span_id),
             )
         )
-    return Section(key="detection", title="Detection", sentences=out)
+    return section("detection", out)
 
 
 def timeline(inputs: DraftInputs) -> Section:
@@ -193,18 +193,18 @@ def timeline(inputs: DraftInputs) -> Section:
     sentences = [sentence for _, sentence in events[:MAX_TIMELINE]]
     if not sentences:
         sentences = [s("No timestamped change, bad output or report is available to build a timeline.")]
-    return Section(key="timeline", title="Timeline", sentences=sentences)
+    return section("timeline", sentences)
 
 
 def decisive(inputs: DraftInputs, ref: str | None, why: str) -> Section:
     if ref is None:
         text = "No decisive span could be identified: no bad output was found in the recorded traces."
-        return Section(key="decisive", title="The decisive point", sentences=[s(text)])
+        return section("decisive", [s(text)])
     evidence = inputs.catalog.evidence(ref)
     label = evidence.label if evidence and evidence.label else ref
     when = ts(evidence.timestamp) if evidence else "unknown time"
     text = f"The decisive point is {label} at {when}: {why}; after it the bad answer was inevitable."
-    return Section(key="decisive", title="The decisive point", sentences=[s(text, ref)])
+    return section("decisive", [s(text, ref)])
 
 
 def reproducibility(inputs: DraftInputs) -> Section:
@@ -233,4 +233,4 @@ def reproducibility(inputs: DraftInputs) -> Section:
                 span_ref(flagged[0].span_id),
             )
         )
-    return Section(key="reproducibility", title="Reproducibility", sentences=out)
+    return section("reproducibility", out)

@@ -14,17 +14,13 @@ from agent.llm import blocks
 from agent.llm.prompt import build_prompt
 from agent.llm.schemas import NarrativeAnswer
 from agent.llm.structured import ask_checked
-from agent.models import Classification, Evidence, Finding, Incident, Section, Sentence
+from agent.models import SECTION_TITLES, Classification, Evidence, Finding, Incident, Section, Sentence
 from agent.providers.base import Provider, Usage
 
 NARRATIVE_MAX_TOKENS = 8000
 DEFAULT_BUDGET = 24_000
 DEFAULT_SECTIONS: dict[str, str] = {
-    "summary": "Summary",
-    "timeline": "Timeline",
-    "layers": "Failure-layer analysis",
-    "decisive": "The decisive point",
-    "went_well_poorly": "What went well and what went poorly",
+    key: SECTION_TITLES[key] for key in ("summary", "timeline", "layers", "decisive", "went_well_poorly")
 }
 MAX_DROPPED_SHARE = 0.5  # more sentences than this rejected: the answer is not trusted at all
 
