@@ -335,25 +335,6 @@ def aiid_cmd(
     if json_out:
         print_json(report)
         return
-    table = Table(title=f"AIID, description only: {report.labelled} hand-labelled incidents")
-    for header in (
-        "system",
-        "accuracy",
-        "correct",
-        *(f"{k} recall" for k in report.label_counts),
-        "abstained",
-    ):
-        table.add_column(header)
-    for s in report.systems:
-        recalls = [f"{v:.2f}" if v is not None else "-" for v in s.per_layer_recall.values()]
-        table.add_row(s.system, f"{s.accuracy:.3f}", f"{s.correct}/{s.n}", *recalls, str(s.abstained))
-    console.print(table)
-    for s in report.systems:
-        console.print(f"{s.system}: {s.method}", highlight=False)
-    counts = ", ".join(f"{k} {v}" for k, v in report.label_counts.items())
-    strata = ", ".join(f"{k} {v}" for k, v in report.strata.items())
-    console.print(f"hand labels: {counts}; strata: {strata}", highlight=False)
-    for system, predicted in report.all_predicted.items():
-        spread = ", ".join(f"{k} {v}" for k, v in sorted(predicted.items()))
-        console.print(f"{system} over all {report.all_incidents} incidents: {spread}", highlight=False)
-    console.print(f"Data: {report.credit}", highlight=False)
+    from agent.cli.aiid_tables import print_aiid_report
+
+    print_aiid_report(report, console)

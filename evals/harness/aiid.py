@@ -12,7 +12,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -61,10 +61,27 @@ class AiidIncident(BaseModel):
         return Incident(id=f"aiid-{self.incident_id}", title=self.title, description=self.description)
 
 
+SPLIT_SEED = 20250704
+Split = Literal["dev", "test"]
+SPLITS: tuple[Split, ...] = ("dev", "test")
+
+
 class Label(BaseModel):
     incident_id: int
     primary_layer: Layer
     reason: str
+    split: Split | None = None  # dev: cues may be tuned on it; test: scored once, never tuned on
+
+
+def assign_splits(labels: Sequence[Label], *, seed: int = SPLIT_SEED) -> dict[int, Split]:
+    """incident_id -> dev or test: per hand label, a seeded shuffle of the ids; the first half (rounded up) is dev."""
+    out: dict[int, Split] = {}
+    for layer in LAYERS:
+        ids = sorted(label.incident_id for label in labels if label.primary_layer == layer)
+        random.Random(f"{seed}:{layer}").shuffle(ids)
+        half = (len(ids) + 1) // 2
+        out.update({i: ("dev" if n < half else "test") for n, i in enumerate(ids)})
+    return out
 
 
 def _json_list(text: str) -> list[str]:
@@ -152,12 +169,16 @@ def load_labels(path: Path = LABELS_FILE) -> list[Label]:
                 raise AiidError(
                     f"{path}:line {row_no}: primary_layer {layer!r} is not one of {', '.join(LAYERS)}"
                 )
+            split = (row.get("split") or "").strip() or None
+            if split is not None and split not in SPLITS:
+                raise AiidError(f"{path}:line {row_no}: split {split!r} is not one of {', '.join(SPLITS)}")
             try:
                 labels.append(
                     Label(
                         incident_id=int(row["incident_id"]),
                         primary_layer=layer,
                         reason=row.get("reason") or "",
+                        split=split,
                     )
                 )
             except (ValueError, KeyError):
@@ -172,17 +193,22 @@ def keyword_classifier(incident: AiidIncident) -> Layer | None:
     return classify_description(incident_text(incident.title, incident.description)).primary
 
 
-def agent_description_classifier() -> tuple[str, Classifier] | None:
-    """The agent's own description-only classifier (its no-telemetry path), when it exposes one."""
+def agent_description_classifier(*, fallback: bool = False) -> tuple[str, Classifier] | None:
+    """The agent's own description-only classifier (its no-telemetry path), when it exposes one.
+
+    fallback=True: when no cue matches, the layer the definitions give to accounts that name no component."""
     try:
         from agent.textcues import classify_description as agent_classify
     except ImportError:
         return None
 
     def classify(incident: AiidIncident) -> Layer | None:
+        if fallback:
+            return agent_classify(incident.as_incident(), fallback=True)
         return agent_classify(incident.as_incident())
 
-    return "agent.textcues.classify_description", classify
+    method = "agent.textcues.classify_description" + (" (fallback=True)" if fallback else "")
+    return method, classify
 
 
 class SystemResult(BaseModel):
@@ -201,7 +227,9 @@ class AiidReport(BaseModel):
     labelled: int
     label_counts: dict[str, int]
     strata: dict[str, int]
-    systems: list[SystemResult]
+    systems: list[SystemResult]  # on every labelled incident
+    by_split: dict[str, list[SystemResult]] = Field(default_factory=dict)  # dev / test, when labels carry one
+    split_counts: dict[str, dict[str, int]] = Field(default_factory=dict)  # split -> layer -> labels
     all_incidents: int
     all_predicted: dict[str, dict[str, int]]  # system -> layer -> count over every incident in the CSV
     credit: str = "AI Incident Database (incidentdatabase.ai), CC BY-SA 4.0"
@@ -268,16 +296,21 @@ def evaluate_aiid(
         raise AiidError(f"labels name incidents not in the CSV: {', '.join(map(str, unknown[:5]))}")
     sample = [(by_id[label.incident_id], label) for label in labels]
     counts = Counter(label.primary_layer for label in labels)
-    majority = max(LAYERS, key=lambda layer: counts.get(layer, 0))
+    # the majority baseline is fitted on dev when there is a split (the only part one may fit on)
+    dev = [label for label in labels if label.split == "dev"]
+    fitted = Counter(label.primary_layer for label in (dev or labels))
+    majority = max(LAYERS, key=lambda layer: fitted.get(layer, 0))
+    where = "dev" if dev else "all"
     systems: list[tuple[str, str, Classifier]] = []
-    agent = agent_description_classifier()
-    if agent is not None:
-        systems.append(("agent", agent[0], agent[1]))
+    for name, fallback in (("agent", False), ("agent+fallback", True)):
+        agent = agent_description_classifier(fallback=fallback)
+        if agent is not None:
+            systems.append((name, agent[0], agent[1]))
     systems.append(("keyword", "evals.harness.baselines.classify_description", keyword_classifier))
     systems.append(
         (
             "majority",
-            f"always '{majority}' (the commonest hand label: an upper bound for this baseline)",
+            f"always '{majority}' (the commonest hand label on {where}: an upper bound for this baseline there)",
             lambda _i: majority,
         )
     )
@@ -290,11 +323,30 @@ def evaluate_aiid(
         method = "agent.api.draft_incident, offline, empty store (the whole no-telemetry path)"
         systems.insert(0, ("agent-draft", method, draft_classifier))
     results = [_score(name, method, classify, sample) for name, method, classify in systems]
+    by_split: dict[str, list[SystemResult]] = {}
+    split_counts: dict[str, dict[str, int]] = {}
+    for split in SPLITS:
+        part = [(i, label) for i, label in sample if label.split == split]
+        if part:
+            by_split[split] = [_rescore(r, part) for r in results]
+            split_counts[split] = dict(Counter(label.primary_layer for _i, label in part))
     return AiidReport(
         labelled=len(labels),
         label_counts={layer: counts.get(layer, 0) for layer in LAYERS},
         strata=dict(Counter(stratum_of(i, intents) for i, _ in sample)),
         systems=results,
+        by_split=by_split,
+        split_counts=split_counts,
         all_incidents=len(incidents),
         all_predicted=all_predicted,
     )
+
+
+def _rescore(result: SystemResult, part: Sequence[tuple[AiidIncident, Label]]) -> SystemResult:
+    """A system's score on part of the sample, from the predictions it already made (each incident once)."""
+    predictions = result.predictions
+    return _score(result.system, result.method, lambda i: _none(predictions[i.incident_id]), part)
+
+
+def _none(predicted: str) -> Layer | None:
+    return None if predicted == "none" else predicted  # type: ignore[return-value]
