@@ -249,3 +249,16 @@ QA = [
     ("What's the refund window for online purchases?", "You can get a refund within 30 days of purchase."),
     ("Is there a fee for an extra suitcase?", "Yes, each extra bag costs $60."),
 ]
+
+
+def cut_off_traffic(f: SpanFactory) -> tuple[list[Span], list[Span]]:
+    """(window, baseline): healthy support traffic whose last 30 window answers stop at the token limit."""
+    base = traffic(40, -2880, 60, lambda i, t: f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE]))
+
+    def window(i: int, t: datetime) -> list[Span]:
+        q, a = QA[i % 5]
+        if i >= 30:
+            return f.trace(t, q, "Refunds are available within", docs=[POLICY, BAGGAGE], finish="length")
+        return f.trace(t, q, a, docs=[POLICY, BAGGAGE])
+
+    return traffic(60, 0, 20, window), base

@@ -6,7 +6,18 @@ from agent.detectors import DetectorContext, correlate_onset, estimate_onset, fl
 from agent.detectors.common import make
 from agent.detectors.latent import detect as latent_detect
 from agent.detectors.staleness import config_change_dates
-from tests.spanfactory import BAGGAGE, POLICY, QA, SYSTEM, SpanFactory, Tool, at, incident, traffic
+from tests.spanfactory import (
+    BAGGAGE,
+    POLICY,
+    QA,
+    SYSTEM,
+    SpanFactory,
+    Tool,
+    at,
+    cut_off_traffic,
+    incident,
+    traffic,
+)
 
 STATUS_Q = "Where is my order 4471?"
 STATUS_OK = Tool("get_order_status", '{"order": "4471", "status": "in_transit", "eta": "Thursday"}')
@@ -127,16 +138,7 @@ def test_outputs_cut_at_the_limit_after_a_model_change_name_the_limit():
 
 
 def test_cut_outputs_without_an_upstream_change_are_not_a_latent_limit():
-    f = SpanFactory()
-    base = traffic(40, -2880, 60, lambda i, t: f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE]))
-
-    def window(i, t):
-        q, a = QA[i % 5]
-        if i >= 30:
-            return f.trace(t, q, "Refunds are available within", docs=[POLICY, BAGGAGE], finish="length")
-        return f.trace(t, q, a, docs=[POLICY, BAGGAGE])
-
-    _, findings = analyse(traffic(60, 0, 20, window), base)
+    _, findings = analyse(*cut_off_traffic(SpanFactory()))
     assert any(f.data.get("kind") == "output_truncated" for f in findings)
     assert not latent(findings, "output_limit")
 

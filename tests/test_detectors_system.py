@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent.detectors import DetectorContext, correlate_onset, estimate_onset, flag_bad_outputs, run_detectors
 from retrieval.trace import Document
-from tests.spanfactory import BAGGAGE, POLICY, QA, SpanFactory, Tool, at, incident, traffic
+from tests.spanfactory import BAGGAGE, POLICY, QA, SpanFactory, Tool, at, cut_off_traffic, incident, traffic
 
 STATUS_Q = "Where is my refund for booking ABX12?"
 STATUS_OK = Tool("get_refund_status", '{"booking": "ABX12", "status": "processing", "amount": 240}')
@@ -69,16 +69,7 @@ def test_acknowledged_failures_are_not_ignored():
 
 
 def test_outputs_cut_at_the_token_limit():
-    f = SpanFactory()
-    base = traffic(40, -2880, 60, lambda i, t: f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE]))
-
-    def window(i, t):
-        q, a = QA[i % 5]
-        if i >= 30:
-            return f.trace(t, q, "Refunds are available within", docs=[POLICY, BAGGAGE], finish="length")
-        return f.trace(t, q, a, docs=[POLICY, BAGGAGE])
-
-    _, findings = analyse(traffic(60, 0, 20, window), base)
+    _, findings = analyse(*cut_off_traffic(SpanFactory()))
     cut = by(findings, "truncation", "output_truncated")
     assert cut and cut[0].layer_hint == "system" and cut[0].strength >= 0.5
     assert cut[0].data["flagged_with_signal"] == 30
