@@ -163,14 +163,19 @@ def eval_main(
         embedder = CachedEmbedder(embedder, vector_cache_path(settings))
     solver = AgentSolver(embedder=embedder, settings=settings, provider=provider_name)
 
+    done = iter(range(1, len(samples) + 1))
+
     def progress(sample, run) -> None:  # noqa: ANN001
-        verdict = (
-            "error: " + run.error
-            if run.error
-            else f"{run.draft.classification.primary} (gold {sample.gold.primary})"
-        )
+        primary = None if run.error else run.draft.classification.primary
+        mark = "!" if run.error else ("✓" if primary == sample.gold.primary else "✗")
+        verdict = f"error: {run.error}" if run.error else f"{primary or 'none'} (gold {sample.gold.primary})"
+        # the id first and whole; the figures after it are cut at the terminal's edge rather than wrapped
         err_console.print(
-            f"  {sample.id}: {verdict}, {run.spans} spans, {run.draft_s:.2f} s", highlight=False
+            f"  [{next(done)}/{len(samples)}] {mark} {sample.id}  {verdict}, {run.spans} spans, {run.draft_s:.2f} s",
+            highlight=False,
+            markup=False,
+            no_wrap=True,
+            overflow="ellipsis",
         )
 
     err_console.print(
