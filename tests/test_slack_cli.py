@@ -169,7 +169,7 @@ def test_serve_process_answers_signed_requests_and_stops_cleanly(home, embedder)
         ask = "draft Refunds wrong: the bot promises 90 days --since 2025-03-04T00:00Z --until 2025-03-04T06:00Z"
         assert send.command(ask, channel=INCIDENTS, user=ALICE).status == 200
         fake.wait_for(lambda: fake.files, timeout=120, what="the draft file")
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # what docker stop and systemd send; Ctrl-C takes the same path
         try:
             code = proc.wait(180)  # a hang detector, not a speed target: it finishes the draft under way
         except subprocess.TimeoutExpired:
@@ -184,3 +184,38 @@ def test_serve_process_answers_signed_requests_and_stops_cleanly(home, embedder)
         if proc.poll() is None:
             proc.kill()
         fake.stop()
+
+
+def test_second_signal_stops_at_once_while_a_draft_is_under_way(capsys):
+    """The first Ctrl-C or SIGTERM waits for the drafts under way; a second one (a real signal, raised in the
+    wait) abandons them: exit 130 and one line, no traceback. Handlers are installed even if the parent
+    started us with SIGINT ignored."""
+    import typer
+
+    from agent.cli.slack import close_or_abandon, stop_on_signals
+    from agent.slack.jobs import JobRunner
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    release = threading.Event()
+    runner = JobRunner()
+    runner.submit("a long draft", lambda: release.wait(30))
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under `make test &` in a script
+        stop_on_signals()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        timer.start()
+        with pytest.raises(typer.Exit) as stopped:
+            close_or_abandon(
+                type("Bot", (), {"close": lambda self, timeout: runner.stop(timeout)})(), timeout=20
+            )
+    except KeyboardInterrupt:
+        pytest.fail("the second signal escaped as a KeyboardInterrupt (a traceback for the user)")
+    finally:
+        timer.cancel()
+        release.set()
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert stopped.value.exit_code == 130
+    assert "abandoned" in capsys.readouterr().err
+    assert runner.wait_idle(10)

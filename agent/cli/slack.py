@@ -4,9 +4,10 @@ which services, and print the app manifest to create it in Slack."""
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -103,6 +104,7 @@ def serve_command(
         slack.close()
         raise Failure(f"the store cannot be opened: {opened[0]}")
     summary = f"{len(rules.channels)} channel(s) from {path}"
+    stop_on_signals()
     try:
         if socket:
             err_console.print(
@@ -125,9 +127,28 @@ def serve_command(
             finally:
                 server.shutdown()
     except KeyboardInterrupt:
-        err_console.print("stopping: finishing the drafts under way…", highlight=False)
+        err_console.print(
+            "stopping: finishing the drafts under way… (Ctrl-C or SIGTERM again to stop at once)",
+            highlight=False,
+        )
     finally:
-        slack.close(timeout=300)
+        close_or_abandon(slack)
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and SIGTERM (docker stop, systemd, Kubernetes) both stop the bot gracefully, also when the
+    parent started it with SIGINT ignored (a background job of a non-interactive shell)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
+
+
+def close_or_abandon(slack: Any, timeout: float = 300) -> None:
+    """Let the drafts under way finish; a second Ctrl-C stops at once (exit 130), abandoning them."""
+    try:
+        slack.close(timeout=timeout)
+    except KeyboardInterrupt:
+        err_console.print("stopped without waiting: the drafts under way were abandoned", highlight=False)
+        raise typer.Exit(130) from None
 
 
 @slack_app.command("config")
