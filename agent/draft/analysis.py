@@ -10,6 +10,7 @@ from retrieval.trace import SpanKind
 
 ROLE_ORDER = {"primary": 0, "contributing": 1, "unknown": 2, "ruled_out": 3}
 FINDINGS_PER_LAYER = 3
+MIN_LISTED_STRENGTH = 0.1  # below this, a layer's second and later findings are left out of the analysis
 ROLE_WORDS = {
     "primary": "primary",
     "contributing": "contributing",
@@ -30,6 +31,8 @@ def layers(inputs: DraftInputs) -> Section:
     by_layer: dict[str, list[Finding]] = {}
     for finding in inputs.cause_findings():
         by_layer.setdefault(finding.layer_hint or "", []).append(finding)
+    for layer, found in by_layer.items():  # strongest first; a near-zero signal beside real ones is noise
+        by_layer[layer] = [f for i, f in enumerate(found) if i == 0 or f.strength >= MIN_LISTED_STRENGTH]
     for a in sorted(inputs.classification.layers, key=lambda a: (ROLE_ORDER[a.role], -(a.score or 0))):
         head = f"**{a.layer}** — {ROLE_WORDS[a.role]} ({a.confidence})."
         findings = by_layer.get(a.layer, [])
