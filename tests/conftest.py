@@ -29,3 +29,23 @@ def embedder():
     emb = MiniLMEmbedder(cache_dir=Path(__file__).resolve().parents[1] / ".postmortem" / "cache")
     emb.embed(["warm up"])
     return emb
+
+
+@pytest.fixture(scope="module")
+def store_dir(embedder):
+    """The Slack test bed's small store (two services), built once per module."""
+    from tests.slackbed import build_store
+
+    return build_store(embedder)
+
+
+@pytest.fixture
+def bed(tmp_home, store_dir, monkeypatch):
+    """The real Bolt app served on 127.0.0.1 against the fake Slack, on a copy of `store_dir`."""
+    from tests.agentkit import CACHE
+    from tests.slackbed import start_bed
+
+    monkeypatch.setenv("POSTMORTEM_CACHE_DIR", str(CACHE))
+    bed = start_bed(tmp_home, store_dir, monkeypatch)
+    yield bed
+    bed.close()

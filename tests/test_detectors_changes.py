@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from agent.detectors import DetectorContext, correlate_onset, estimate_onset, flag_bad_outputs, run_detectors
 from agent.detectors.model_drift import model_family
-from tests.spanfactory import BAGGAGE, POLICY, QA, SYSTEM, SpanFactory, at, incident, traffic
+from tests.detectkit import analyse, by
+from tests.spanfactory import BAGGAGE, POLICY, QA, SYSTEM, SpanFactory, at, traffic
 
 REFUSAL = "I'm sorry, I can't help with that request."
 INVENTED = "Yes, you get a full refund within 90 days, no questions asked."
-
-
-def analyse(window, baseline, **kw) -> tuple[DetectorContext, list]:
-    ctx = DetectorContext(incident(**kw), window, baseline)
-    findings = run_detectors(ctx)
-    assert not ctx.errors  # every detector ran through
-    flagged = flag_bad_outputs(ctx, findings)
-    return ctx, correlate_onset(ctx, findings, estimate_onset(ctx, flagged))
-
-
-def by(findings, detector, kind=None):
-    return [f for f in findings if f.detector == detector and (kind is None or f.data.get("kind") == kind)]
 
 
 def test_model_family_strips_versions_not_sizes():

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from agent.detectors import DetectorContext, correlate_onset, estimate_onset, flag_bad_outputs, run_detectors
 from agent.detectors.staleness import archived, family_of, mentioned_dates
-from tests.spanfactory import BAGGAGE, POLICY, QA, SpanFactory, at, doc, incident, traffic
+from tests.detectkit import analyse, by
+from tests.spanfactory import BAGGAGE, POLICY, QA, SpanFactory, at, doc, traffic
 
 INVENTED = "Yes, you get a full refund within 90 days, no questions asked."
-
-
-def analyse(window, baseline, embed=None, **kw):
-    ctx = DetectorContext(incident(**kw), window, baseline, embed=embed)
-    findings = run_detectors(ctx)
-    assert not ctx.errors  # every detector ran through
-    flagged = flag_bad_outputs(ctx, findings)
-    return ctx, correlate_onset(ctx, findings, estimate_onset(ctx, flagged))
-
-
-def by(findings, detector, kind=None):
-    return [f for f in findings if f.detector == detector and (kind is None or f.data.get("kind") == kind)]
 
 
 def healthy(f: SpanFactory, n=40, start=-2880, step=60, **kw):

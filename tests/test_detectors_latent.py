@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from agent.detectors import DetectorContext, correlate_onset, estimate_onset, flag_bad_outputs, run_detectors
+from agent.detectors import DetectorContext
 from agent.detectors.common import make
 from agent.detectors.latent import detect as latent_detect
 from agent.detectors.staleness import config_change_dates
+from tests.detectkit import analyse
 from tests.spanfactory import (
     BAGGAGE,
     POLICY,
@@ -26,14 +27,6 @@ SHIPPED = "Good news! Your order 4471 shipped yesterday and arrives on Friday."
 FALLBACK_SYSTEM = (
     SYSTEM + "\nIf a tool call fails or returns an error, say the lookup failed and offer a human."
 )
-
-
-def analyse(window, baseline, **kw):
-    ctx = DetectorContext(incident(**kw), window, baseline)
-    findings = run_detectors(ctx)
-    assert not ctx.errors
-    flagged = flag_bad_outputs(ctx, findings)
-    return ctx, correlate_onset(ctx, findings, estimate_onset(ctx, flagged))
 
 
 def latent(findings, kind=None):

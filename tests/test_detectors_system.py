@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from agent.detectors import DetectorContext, correlate_onset, estimate_onset, flag_bad_outputs, run_detectors
 from retrieval.trace import Document
-from tests.spanfactory import BAGGAGE, POLICY, QA, SpanFactory, Tool, at, cut_off_traffic, incident, traffic
+from tests.detectkit import analyse, by
+from tests.spanfactory import BAGGAGE, POLICY, QA, SpanFactory, Tool, at, cut_off_traffic, traffic
 
 STATUS_Q = "Where is my refund for booking ABX12?"
 STATUS_OK = Tool("get_refund_status", '{"booking": "ABX12", "status": "processing", "amount": 240}')
 STATUS_DOWN = Tool("get_refund_status", "Error: 503 Service Unavailable (upstream timeout)", error=True)
-
-
-def analyse(window, baseline, **kw):
-    ctx = DetectorContext(incident(**kw), window, baseline)
-    findings = run_detectors(ctx)
-    assert not ctx.errors  # every detector ran through
-    flagged = flag_bad_outputs(ctx, findings)
-    return ctx, correlate_onset(ctx, findings, estimate_onset(ctx, flagged))
-
-
-def by(findings, detector, kind=None):
-    return [f for f in findings if f.detector == detector and (kind is None or f.data.get("kind") == kind)]
 
 
 def test_tool_outage_covered_by_fabricated_answers():

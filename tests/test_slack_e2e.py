@@ -6,31 +6,15 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from agent.draft import citations
 from agent.slack.blocks import APPROVE, REGENERATE, REJECT
-from tests.agentkit import CACHE
-from tests.slackbed import ALICE, BAD_ANSWER, BOB, INCIDENTS, build_store, epoch, start_bed
+from tests.slackbed import ALICE, BAD_ANSWER, BOB, INCIDENTS, epoch
 
 TITLE = "Support bot promises 90-day refunds"
 ASK = (
     f"draft {TITLE}: it tells customers any item can be returned within 90 days for a full refund "
     "--since 2025-03-04T00:00Z --until 2025-03-04T06:00Z"
 )
-
-
-@pytest.fixture(scope="module")
-def store_dir(embedder):
-    return build_store(embedder)
-
-
-@pytest.fixture
-def bed(tmp_home, store_dir, monkeypatch):
-    monkeypatch.setenv("POSTMORTEM_CACHE_DIR", str(CACHE))
-    bed = start_bed(tmp_home, store_dir, monkeypatch)
-    yield bed
-    bed.close()
 
 
 def review_message(bed, channel, thread_ts):

@@ -21,7 +21,6 @@ from tests.slackbed import (
     OPEN,
     SECRET,
     UNLISTED,
-    build_store,
     epoch,
     scenario_spans,
     start_bed,
@@ -31,19 +30,6 @@ ASK = (
     "draft Support bot promises 90-day refunds: it tells customers any item can be returned within 90 days "
     "--since 2025-03-04T00:00Z --until 2025-03-04T06:00Z"
 )
-
-
-@pytest.fixture(scope="module")
-def store_dir(embedder):
-    return build_store(embedder)
-
-
-@pytest.fixture
-def bed(tmp_home, store_dir, monkeypatch):
-    monkeypatch.setenv("POSTMORTEM_CACHE_DIR", str(CACHE))
-    bed = start_bed(tmp_home, store_dir, monkeypatch)
-    yield bed
-    bed.close()
 
 
 def nothing_ran(bed) -> None:
