@@ -18,7 +18,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 from pydantic import BaseModel, ValidationError
 
-from agent.cli.common import UserError
+from agent.errors import UserError
 from agent.graph import compile_graph
 from agent.models import Draft, Incident
 from agent.settings import Settings, get_settings
@@ -133,7 +133,7 @@ def _resolve_provider(settings: Settings, name: str | None) -> tuple[Any | None,
 def _context(settings: Settings, store: Any | None, provider: Any | None) -> AgentContext:
     if store is not None:
         return AgentContext(settings=settings, store_factory=lambda: store, provider=provider)
-    from agent.cli.store_factory import open_store
+    from agent.store_factory import open_store
 
     return AgentContext(settings=settings, store_factory=lambda: open_store(settings), provider=provider)
 

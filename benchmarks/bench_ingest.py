@@ -128,7 +128,7 @@ def write_jsonl(
 
 
 def _texts(path: Path, settings: Any) -> tuple[list[str], float]:
-    from agent.cli.store_factory import make_redactor
+    from agent.store_factory import make_redactor
     from retrieval.ingest import iter_file
     from retrieval.render import span_text
     from retrieval.trace import Span
@@ -157,8 +157,8 @@ def _ingest_in_process(path: Path, home: Path) -> tuple[float, dict]:
 
 
 def throughput(work: Path) -> None:
-    from agent.cli.store_factory import make_embedder
     from agent.settings import get_settings
+    from agent.store_factory import make_embedder
 
     n = int(os.environ.get("BENCH_INGEST_SPANS", "1500"))
     if n <= 0:
@@ -215,7 +215,7 @@ def _peak_rss_mb(args: list[str], env: dict[str, str]) -> tuple[float, float, su
 # the same parsing, redaction, Chroma and keyword-index path, without the model or its compute.
 _PROXY = (
     "import sys\n"
-    "import agent.cli.store_factory as factory\n"
+    "import agent.store_factory as factory\n"
     "from benchmarks.bench_search import PrecomputedVectors\n"
     "real = factory.make_embedder\n"
     "factory.make_embedder = lambda settings: PrecomputedVectors(real(settings))\n"

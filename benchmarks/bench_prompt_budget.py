@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from agent.llm import blocks
 from agent.llm.budget import estimate_tokens
-from agent.llm.classify import CLASSIFY_MAX_TOKENS, classify_with_llm
+from agent.llm.classifier_step import CLASSIFY_MAX_TOKENS, classify_with_llm
 from agent.llm.narrative import DEFAULT_SECTIONS, NARRATIVE_MAX_TOKENS
 from agent.llm.prompt import build_prompt
 from agent.llm.schemas import ClassificationAnswer, NarrativeAnswer

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from agent.draft import citations
+from agent.drafter import citations
 from agent.models import Draft, Incident
 from retrieval.samples import load_demo
 from retrieval.store import TraceStore

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from agent.classify import ScoringInput, classify_offline
 from agent.evidence import EvidenceCatalog
+from agent.layer_classifier import ScoringInput, classify_offline
 from agent.models import Finding, Incident, Report
 from agent.state import SimilarIncident
 from agent.textcues import classify_description, text_prior

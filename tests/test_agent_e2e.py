@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from agent.api import ReviewError, draft_incident, load_incident, resume_review
-from agent.draft import citations
+from agent.drafter import citations
 from agent.evidence import EvidenceCatalog, normalize
 from agent.models import Incident, Report
 from agent.settings import Settings
@@ -124,7 +124,7 @@ def test_demo_analysis_names_the_stale_index_and_ignores_red_herrings(demo_resul
 
 
 def test_demo_json_contract(demo_result):
-    from agent.draft import draft_json
+    from agent.drafter import draft_json
 
     payload = json.loads(json.dumps(draft_json(demo_result[0].draft)))
     for key in ("incident", "classification", "evidence", "decisive_evidence", "onset", "affected"):

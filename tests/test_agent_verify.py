@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from agent.draft import citations
+from agent.drafter import citations
 from agent.evidence import EvidenceCatalog
 from agent.models import Incident, Report, Section, Sentence
 from agent.settings import Settings
 from agent.state import AgentContext, RunOptions
-from agent.verify import revise, verify_draft
+from agent.verifier import revise, verify_draft
 from retrieval.samples import DEMO_INCIDENT
 from retrieval.trace import Document, Message, Span, SpanKind
 from tests.agentkit import CACHE, build_demo_store, copy_store, resolves
@@ -83,7 +83,7 @@ def test_catalog_resolves_every_kind_and_keeps_full_text():
 
 
 def test_verifier_drops_fabricated_citation_and_misquote_and_recites_a_misplaced_quote():
-    from agent.draft import DraftInputs, build_draft
+    from agent.drafter import DraftInputs, build_draft
     from agent.models import Classification, Reproducibility
     from agent.state import GatherSummary, Scope
 

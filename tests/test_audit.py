@@ -180,8 +180,8 @@ def test_cli_user_error_is_one_line():
 
 
 def test_cli_audits_the_store(tmp_home, monkeypatch, embedder):
-    from agent.cli.store_factory import open_store
     from agent.settings import get_settings
+    from agent.store_factory import open_store
 
     # the session `embedder` fixture built the ONNX graph in this cache: reuse it
     monkeypatch.setenv(

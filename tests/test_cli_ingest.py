@@ -16,7 +16,7 @@ import typer
 from click.testing import Result
 from typer.testing import CliRunner
 
-from agent.cli.common import UserError
+from agent.errors import UserError
 from retrieval.trace import IngestError, PostmortemDoc, Span
 from tests.conftest import FIXTURES
 
@@ -101,8 +101,8 @@ def ingested(home, ingested_home) -> dict:
 
 
 def open_store():
-    from agent.cli.store_factory import open_store as factory
     from agent.settings import get_settings
+    from agent.store_factory import open_store as factory
 
     return factory(get_settings())
 
@@ -265,7 +265,7 @@ def test_bad_files_one_line_each_exit_2_good_files_stored(home, tmp_home, tmp_pa
 
 def test_unreachable_server_is_a_failure(home, monkeypatch, inputs):
     """A configured Chroma URL where nothing listens: one-line Failure (exit code 1 at the console entry)."""
-    from agent.cli.common import Failure
+    from agent.errors import Failure
     from agent.settings import get_settings
     from tests.test_store_server import free_port
 

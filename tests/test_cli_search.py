@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.cli.common import UserError
-from agent.cli.search import parse_time
+from agent.errors import UserError
+from agent.timeparse import parse_time
 from retrieval.ingest import iter_file
 from tests.conftest import FIXTURES
 from tests.test_cli_ingest import home, ingested, ingested_home, inputs, invoke, open_store  # noqa: F401

@@ -21,7 +21,7 @@ from agent.models import (
     Sentence,
 )
 from evals.harness import aiid
-from evals.harness.baselines import MajorityBaseline, classify_description
+from evals.harness.baselines import MajorityBaseline, keyword_baseline
 from evals.harness.chart import svg_chart, write_chart
 from evals.harness.compare import compare_reports
 from evals.harness.dataset import CaseError, Gold, load_samples
@@ -212,14 +212,14 @@ def test_metrics_leave_undefined_layers_out_of_macro_f1():
     ],
 )
 def test_keyword_classifier_follows_its_lexicon(text, layer):
-    prediction = classify_description(text)
+    prediction = keyword_baseline(text)
     assert prediction.primary == layer
     assert prediction.matched[layer], "the words behind the decision are reported"
 
 
 def test_keyword_classifier_defaults_and_contributing():
-    assert classify_description("Customers are unhappy.", default="system").primary == "system"
-    both = classify_description("Stale index documents and a prompt template instruction change.")
+    assert keyword_baseline("Customers are unhappy.", default="system").primary == "system"
+    both = keyword_baseline("Stale index documents and a prompt template instruction change.")
     assert both.primary in ("data", "prompt") and set(both.contributing) & {"data", "prompt"}
 
 
@@ -370,8 +370,8 @@ def test_aiid_bad_labels_name_the_line(tmp_path):
 def test_cli_eval_compare_and_errors(tmp_home, tmp_path, monkeypatch, embedder):
     from typer.testing import CliRunner
 
-    from agent.cli.common import UserError
     from agent.cli.main import app
+    from agent.errors import UserError
     from agent.settings import get_settings
 
     # share the session's embedder rather than loading a second one; keep the vector cache in tmp

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli.common import UserError
+from agent.errors import UserError
 from retrieval.aiid import CITE_URL, aiid_number, iter_aiid, read_aiid
 from retrieval.trace import IngestError, PostmortemDoc
 from tests.test_patterns_corpus import AIID_DIR, CACHE, REPO, invoke
@@ -100,8 +100,8 @@ def test_import_stores_incidents_once_and_patterns_reads_them(tmp_home, embedder
     again = invoke("import", "aiid", str(path), "--json")
     assert json.loads(again.stdout)["added"] == 0 and json.loads(again.stdout)["skipped"] == 3
 
-    from agent.cli.store_factory import open_store
     from agent.settings import get_settings
+    from agent.store_factory import open_store
 
     store = open_store(get_settings())
     try:

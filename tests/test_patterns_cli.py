@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli.common import Failure, UserError
+from agent.errors import Failure, UserError
 from retrieval.aiid import CITE_URL
 from retrieval.ingest.markdown import iter_markdown
 from retrieval.trace import PostmortemDoc

@@ -11,8 +11,8 @@ from agent.patterns.cluster import candidate_ks, cluster
 from agent.patterns.corpus import build_corpus
 from agent.patterns.factors import action_patterns, lexicon_factors, never_closed, recurring
 from agent.patterns.label import cluster_terms
-from agent.patterns.models import ActionRef, CorpusItem
 from agent.patterns.quality import evaluate, nmi, purity
+from agent.patterns.schema import ActionRef, CorpusItem
 from retrieval.trace import PostmortemDoc
 from tests.test_patterns_corpus import whole_docs, write_postmortems
 

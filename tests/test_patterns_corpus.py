@@ -14,7 +14,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from agent.patterns.corpus import build_corpus, bullets, natural_key, sections, to_item
-from agent.patterns.models import Filters
+from agent.patterns.schema import Filters
 from retrieval.ingest.markdown import iter_markdown
 from retrieval.trace import PostmortemDoc
 from tests.conftest import FIXTURES

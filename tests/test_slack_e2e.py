@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from agent.draft import citations
+from agent.drafter import citations
 from agent.slack.blocks import APPROVE, REGENERATE, REJECT
 from tests.slackbed import ALICE, BAD_ANSWER, BOB, INCIDENTS, epoch
 

@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agent.cli.common import EXIT_FAILURE, EXIT_USAGE, UserError, console, err_console, print_json
+from agent.cli.common import EXIT_FAILURE, EXIT_USAGE, console, err_console, print_json
+from agent.errors import UserError
 from retrieval.audit import Auditor, AuditReport, ServiceAudit
 
 _STYLE = {"ok": "green", "partial": "yellow", "missing": "bold red"}
@@ -41,8 +42,8 @@ def _audit_files(paths: list[str], service: str | None, fmt: str | None, quiet: 
 
 
 def _audit_store(service: str | None) -> AuditReport:
-    from agent.cli.store_factory import open_store
     from agent.settings import get_settings
+    from agent.store_factory import open_store
 
     store = open_store(get_settings())
     auditor = Auditor(service)

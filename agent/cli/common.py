@@ -1,4 +1,4 @@
-"""What every CLI sub-app shares: consoles, exit codes, user errors, JSON output."""
+"""What every CLI sub-app shares: consoles, exit codes, JSON output. The errors themselves live in agent.errors."""
 
 from __future__ import annotations
 
@@ -10,25 +10,15 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 
+from agent.errors import Failure, UserError
+
 # Exit codes: 0 ok, 1 failure (something went wrong while doing the job), 2 usage or input error.
 EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
+EXIT_FAILURE = Failure.exit_code  # 1
+EXIT_USAGE = UserError.exit_code  # 2
 
 console = Console()
 err_console = Console(stderr=True)
-
-
-class UserError(Exception):
-    """A mistake in the user's input: printed as one line, exit code 2, never a traceback."""
-
-    exit_code = EXIT_USAGE
-
-
-class Failure(Exception):
-    """The job could not be done (store unreachable, provider down...): one line, exit code 1."""
-
-    exit_code = EXIT_FAILURE
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.cli.common import UserError, err_console, print_json
+from agent.cli.common import err_console, print_json
+from agent.errors import UserError
 
 FORMAT_HELP = "markdown (default) or json (the draft's JSON contract)."
 
@@ -59,7 +60,7 @@ def build_incident(file: Path | None, overrides: dict[str, Any]):
 
 
 def _emit(result, fmt: OutputFormat, out: Path | None) -> None:
-    from agent.draft import draft_json
+    from agent.drafter import draft_json
 
     if fmt == OutputFormat.json:
         payload = {**draft_json(result.draft), "thread_id": result.thread_id, "status": result.status}
@@ -208,8 +209,8 @@ def demo_command(
 ) -> None:
     """Ingest the bundled sample traces and past post-mortems, then draft the demo incident, offline."""
     from agent.api import load_incident
-    from agent.cli.store_factory import make_redactor, open_store
     from agent.settings import get_settings
+    from agent.store_factory import make_redactor, open_store
     from retrieval.samples import DEMO_INCIDENT, load_demo
 
     settings = get_settings()

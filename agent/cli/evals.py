@@ -13,7 +13,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agent.cli.common import Failure, UserError, console, err_console, print_json
+from agent.cli.common import console, err_console, print_json
+from agent.errors import Failure, UserError
 
 eval_app = typer.Typer(
     name="eval",
@@ -38,7 +39,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _embedder(settings):  # noqa: ANN001, ANN202 - a seam: tests hand in the session's embedder
-    from agent.cli.store_factory import make_embedder
+    from agent.store_factory import make_embedder
 
     return make_embedder(settings)
 

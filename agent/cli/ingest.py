@@ -18,7 +18,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from agent.cli.common import EXIT_FAILURE, EXIT_USAGE, Failure, UserError, console, err_console, print_json
+from agent.cli.common import EXIT_FAILURE, EXIT_USAGE, console, err_console, print_json
+from agent.errors import Failure, UserError
 from retrieval.trace import IngestError, PostmortemDoc, Span
 
 
@@ -166,8 +167,8 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     ) -> None:
         """Ingest trace files (OTLP JSON/JSONL, Langfuse exports) and past post-mortems (Markdown)."""
-        from agent.cli.store_factory import make_redactor, open_store
         from agent.settings import get_settings
+        from agent.store_factory import make_redactor, open_store
         from retrieval.ingest import FORMATS, expand_paths
 
         if fmt is not None and fmt not in FORMATS:

@@ -6,7 +6,8 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
-from agent.cli.common import EXIT_FAILURE, EXIT_USAGE, Failure, UserError, err_console
+from agent.cli.common import EXIT_FAILURE, EXIT_USAGE, err_console
+from agent.errors import Failure, UserError
 
 app = typer.Typer(
     name="postmortem",

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from agent.cli.common import EXIT_USAGE, Failure, UserError, console, err_console, print_json
+from agent.cli.common import EXIT_USAGE, console, err_console, print_json
+from agent.errors import Failure, UserError
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from agent.patterns.models import CorpusItem, Filters
+    from agent.patterns.schema import CorpusItem, Filters
     from agent.settings import Settings
 
 _SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "aiid"
@@ -69,7 +70,7 @@ def default_labels() -> Path | None:
 
 def _filters(since: str | None, until: str | None, service: str | None) -> Filters:
     from agent.patterns.corpus import valid_date_arg
-    from agent.patterns.models import Filters
+    from agent.patterns.schema import Filters
 
     for flag, value in (("--since", since), ("--until", until)):
         if value is not None and not valid_date_arg(value):
@@ -81,7 +82,7 @@ def _filters(since: str | None, until: str | None, service: str | None) -> Filte
 
 def _embed_fn(settings: Settings) -> Any:
     """Embed with the configured embedder, built on first use (a cached corpus may need none)."""
-    from agent.cli.store_factory import make_embedder
+    from agent.store_factory import make_embedder
     from retrieval.embeddings import embed_texts
 
     holder: list[Any] = []
@@ -107,7 +108,7 @@ def load_corpus(
         docs, _ = _read_csv(aiid)
         stored: dict[str, Any] = {}
     else:
-        from agent.cli.store_factory import open_store
+        from agent.store_factory import open_store
 
         store = open_store(settings)
         try:
@@ -188,8 +189,8 @@ def import_aiid(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Import AI Incident Database incidents as past post-mortems (id aiid-<n>). Data: CC BY-SA 4.0."""
-    from agent.cli.store_factory import make_redactor, open_store
     from agent.settings import get_settings
+    from agent.store_factory import make_redactor, open_store
     from retrieval.aiid import CREDIT
 
     docs, errors = _read_csv(path)

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agent.cli.common import Failure, UserError, console, print_json
+from agent.cli.common import console, print_json
+from agent.errors import Failure, UserError
 from agent.settings import get_settings
 
 if TYPE_CHECKING:
@@ -42,9 +43,9 @@ def replay_command(
     """Re-send a captured request with its recorded settings and report how often the failure recurs."""
     import numpy as np
 
-    from agent.cli.store_factory import open_store
     from agent.llm.replay import pick_span, replay
     from agent.providers import ProviderError, get_provider
+    from agent.store_factory import open_store
 
     settings = get_settings()
     try:

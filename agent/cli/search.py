@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from agent.cli.common import UserError, console, print_json
+from agent.cli.common import console, print_json
+from agent.errors import UserError
+from agent.timeparse import parse_time
 from retrieval.trace import SpanKind
-
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_time(value: str | None, option: str, now: datetime | None = None) -> datetime | None:
-    """ISO-8601 (naive = UTC) or a duration back from now ("90m", "2h", "7d")."""
-    if value is None:
-        return None
-    text = value.strip()
-    relative = _RELATIVE.match(text)
-    if relative:
-        delta = timedelta(**{_UNITS[relative.group(2)]: float(relative.group(1))})
-        return (now or datetime.now(UTC)) - delta
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UserError(
-            f"{option} {value!r}: not an ISO-8601 time (e.g. 2025-03-04T10:00:00Z) or a duration like 2h"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_kind(value: str | None) -> SpanKind | None:
@@ -143,8 +123,8 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
     ) -> None:
         """Find spans (or past post-mortems) by meaning and by keywords, with filters."""
-        from agent.cli.store_factory import open_store
         from agent.settings import get_settings
+        from agent.store_factory import open_store
 
         if not query.strip():
             raise UserError("the query is empty")

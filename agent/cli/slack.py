@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from agent.cli.common import Failure, UserError, console, err_console, print_json
+from agent.cli.common import console, err_console, print_json
+from agent.errors import Failure, UserError
 
 slack_app = typer.Typer(
     help=(

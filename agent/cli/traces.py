@@ -9,7 +9,8 @@ import typer
 from rich.markup import escape
 from rich.tree import Tree
 
-from agent.cli.common import UserError, console, print_json
+from agent.cli.common import console, print_json
+from agent.errors import UserError
 from retrieval.trace import Span
 
 
@@ -124,8 +125,8 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print the spans as JSON.")] = False,
     ) -> None:
         """Show a trace's span tree: models, sampling, prompts, messages, documents, tools, usage, errors."""
-        from agent.cli.store_factory import open_store
         from agent.settings import get_settings
+        from agent.store_factory import open_store
 
         store = open_store(get_settings())
         try:

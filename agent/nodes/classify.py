@@ -1,12 +1,12 @@
-"""Node `classify`: the failure layers. Offline by default (transparent scoring, agent/classify.py); with a
+"""Node `classify`: the failure layers. Offline by default (transparent scoring, agent/layer_classifier.py); with a
 provider, the LLM decides from the same findings and evidence, falling back to offline on failure."""
 
 from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
-from agent.classify import ScoringInput, classify_offline
 from agent.evidence import EvidenceCatalog
+from agent.layer_classifier import ScoringInput, classify_offline
 from agent.models import Evidence, Finding, Incident, pm_ref, report_ref
 from agent.nodes.gather import ensure_workspace
 from agent.nodes.llm import llm_classify

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
-from agent.draft import DraftInputs, build_draft
+from agent.drafter import DraftInputs, build_draft
 from agent.models import Reproducibility
 from agent.nodes.classify import evidence_for
 from agent.nodes.gather import ensure_workspace

@@ -11,7 +11,7 @@ from langgraph.types import interrupt
 
 from agent.evidence import EvidenceCatalog
 from agent.state import AgentContext, AgentState, ReviewDecision
-from agent.verify import unresolved_citations
+from agent.verifier import unresolved_citations
 
 
 def review(state: AgentState, runtime: Runtime[AgentContext]) -> dict:

@@ -1,5 +1,5 @@
 """Node `revise`: rewrite what the verifier rejected (re-cite a quote to the object that holds it, drop
-unknown ids) and drop what cannot be supported. Bounded by agent.verify.MAX_REVISIONS."""
+unknown ids) and drop what cannot be supported. Bounded by agent.verifier.MAX_REVISIONS."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from langgraph.runtime import Runtime
 
 from agent.nodes.gather import ensure_workspace
 from agent.state import AgentContext, AgentState
-from agent.verify import revise as revise_draft
+from agent.verifier import revise as revise_draft
 
 
 def revise(state: AgentState, runtime: Runtime[AgentContext]) -> dict:

@@ -8,10 +8,10 @@ from typing import Literal
 from langgraph.graph import END
 from langgraph.runtime import Runtime
 
-from agent.draft import finalize
+from agent.drafter import finalize
 from agent.nodes.gather import ensure_workspace
 from agent.state import AgentContext, AgentState
-from agent.verify import MAX_REVISIONS, revise, verify_draft
+from agent.verifier import MAX_REVISIONS, revise, verify_draft
 
 
 def verify(state: AgentState, runtime: Runtime[AgentContext]) -> dict:

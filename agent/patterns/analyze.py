@@ -21,7 +21,7 @@ from agent.patterns.factors import (
     recurring,
 )
 from agent.patterns.label import cluster_terms, label_of
-from agent.patterns.models import LAYER_ORDER, Cluster, CorpusItem, Filters, PatternsReport, Tally, Timing
+from agent.patterns.schema import LAYER_ORDER, Cluster, CorpusItem, Filters, PatternsReport, Tally, Timing
 from retrieval.aiid import CREDIT
 
 RECENT_MONTHS = 12

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from agent.patterns.models import LAYER_ORDER, Cluster, PatternsReport
+from agent.patterns.schema import LAYER_ORDER, Cluster, PatternsReport
 
 PALETTE = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from agent.models import LAYERS, Incident
-from agent.patterns.models import ActionRef, CorpusItem, Filters, ItemStatus, LayerName
+from agent.patterns.schema import ActionRef, CorpusItem, Filters, ItemStatus, LayerName
 from agent.textcues import classify_description
 from retrieval.trace import PostmortemDoc
 

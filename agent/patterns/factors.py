@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 
 from agent.patterns.corpus import natural_key
-from agent.patterns.models import ActionPattern, ActionRef, CorpusItem, FactorPattern
+from agent.patterns.schema import ActionPattern, ActionRef, CorpusItem, FactorPattern
 
 Embed = Callable[[list[str]], np.ndarray]
 SAME_ITEM = 0.55  # cosine similarity above which two action items / factors say the same thing

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.metrics import normalized_mutual_info_score
 
 from agent.patterns.cluster import BASELINE, SEED, Clustering, baseline, kmeans
-from agent.patterns.models import CorpusItem, Quality, ScoreLine
+from agent.patterns.schema import CorpusItem, Quality, ScoreLine
 from retrieval.aiid import aiid_id
 
 LABEL_COLUMN = "Risk Subdomain"

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from html import escape
 
 from agent.patterns.charts import cluster_colour, layer_chart, legend, sparkline, timeline_chart
-from agent.patterns.models import PatternsReport, Tally
 from agent.patterns.report_md import corpus_line, layer_mix, trend_text
+from agent.patterns.schema import PatternsReport, Tally
 from agent.patterns.views import Group
 from retrieval.aiid import CITE_URL, aiid_number
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent.patterns.models import LAYER_ORDER, PatternsReport, Quality, Tally
+from agent.patterns.schema import LAYER_ORDER, PatternsReport, Quality, Tally
 from agent.patterns.views import Group
 
 _TREND = {"rising": "▲ rising", "falling": "▼ falling", "steady": "▬ steady", "too few": "· too few"}

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from agent.patterns.models import PatternsReport, Quality
 from agent.patterns.report_md import cites, corpus_line, layer_mix, trend_text
+from agent.patterns.schema import PatternsReport, Quality
 from agent.patterns.views import By, Group
 
 _STYLE = {"rising": "red", "falling": "green"}

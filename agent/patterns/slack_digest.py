@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.patterns.models import PatternsReport
 from agent.patterns.report_md import cites, corpus_line, layer_mix, trend_text
+from agent.patterns.schema import PatternsReport
 
 TEXT_MAX = 2900  # Slack's limit on a section's text is 3000 characters
 

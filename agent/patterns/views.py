@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from agent.patterns.corpus import natural_key
-from agent.patterns.models import LAYER_ORDER, CorpusItem, PatternsReport
+from agent.patterns.schema import LAYER_ORDER, CorpusItem, PatternsReport
 
 By = Literal["cluster", "layer", "month"]
 

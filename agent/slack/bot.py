@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from agent.api import ReviewError
-from agent.cli.common import Failure, UserError
+from agent.errors import Failure, UserError
 from agent.settings import Settings
 from agent.slack.blocks import failure_text
 from agent.slack.config import Access, ConfigError, SlackConfig
@@ -54,7 +54,7 @@ class Bot:
     # -- the store (opened in, and used only from, the worker thread) ------------------------------------------
     def store(self, services: list[str] | None) -> Any:
         if self._store is None:
-            from agent.cli.store_factory import open_store
+            from agent.store_factory import open_store
 
             self._store = open_store(self.settings)
         return self._store if services is None else ScopedStore(self._store, services)

@@ -11,10 +11,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.api import incident_from_mapping
-from agent.cli.common import UserError
-from agent.cli.search import parse_time
+from agent.errors import UserError
 from agent.models import Incident, Report
 from agent.slack.blocks import redact
+from agent.timeparse import parse_time
 
 USAGE = (
     "Usage: `/postmortem draft <title or description> [--since TIME] [--until TIME] [--service NAME] "

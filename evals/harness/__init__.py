@@ -2,5 +2,5 @@
 and a log (the JSON report) that `compare` reads back.
 
 Entry points: `dataset.load_samples`, `runner.run_eval`, `report.build_report` / `report.write_report`,
-`compare.compare_reports`, `baselines.classify_description`, `aiid.evaluate_aiid`.
+`compare.compare_reports`, `baselines.keyword_baseline`, `aiid.evaluate_aiid`.
 """

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from agent.models import LAYERS, Incident, Layer
-from evals.harness.baselines import classify_description, incident_text
+from evals.harness.baselines import incident_text, keyword_baseline
 
 AIID_DIR = Path(__file__).resolve().parent.parent / "aiid"
 LABELS_FILE = AIID_DIR / "labels.csv"
@@ -190,7 +190,7 @@ Classifier = Callable[[AiidIncident], Layer | None]
 
 
 def keyword_classifier(incident: AiidIncident) -> Layer | None:
-    return classify_description(incident_text(incident.title, incident.description)).primary
+    return keyword_baseline(incident_text(incident.title, incident.description)).primary
 
 
 def agent_description_classifier(*, fallback: bool = False) -> tuple[str, Classifier] | None:
@@ -306,7 +306,7 @@ def evaluate_aiid(
         agent = agent_description_classifier(fallback=fallback)
         if agent is not None:
             systems.append((name, agent[0], agent[1]))
-    systems.append(("keyword", "evals.harness.baselines.classify_description", keyword_classifier))
+    systems.append(("keyword", "evals.harness.baselines.keyword_baseline", keyword_classifier))
     systems.append(
         (
             "majority",

@@ -169,7 +169,7 @@ def keyword_scores(text: str) -> tuple[dict[Layer, float], dict[Layer, list[str]
     return scores, matched
 
 
-def classify_description(text: str, *, default: Layer = "model") -> LayerPrediction:
+def keyword_baseline(text: str, *, default: Layer = "model") -> LayerPrediction:
     """Primary layer (and contributing layers) of an incident from its text alone.
 
     Ties go to the order model, prompt, data, system; a text that matches nothing gets `default`.

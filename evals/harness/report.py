@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from evals.harness.baselines import LayerPrediction, MajorityBaseline, classify_description, incident_text
+from evals.harness.baselines import LayerPrediction, MajorityBaseline, incident_text, keyword_baseline
 from evals.harness.chart import write_chart
 from evals.harness.dataset import Gold, Sample
 from evals.harness.markdown import render_markdown
@@ -100,7 +100,7 @@ def build_report(
             if run.draft is not None
             else score_failed(sample.gold)
         )
-        keyword = classify_description(
+        keyword = keyword_baseline(
             incident_text(sample.incident.title, sample.incident.description), default=majority.primary
         )
         verdict = judge.get(sample.id)

@@ -3,8 +3,8 @@ telemetry gaps."""
 
 from __future__ import annotations
 
-from agent.draft.fmt import duration, s, section, utc
-from agent.draft.inputs import DraftInputs
+from agent.drafter.fmt import duration, s, section, utc
+from agent.drafter.inputs import DraftInputs
 from agent.models import Finding, Section, Sentence, pm_ref, report_ref, span_ref
 from retrieval.trace import SpanKind
 

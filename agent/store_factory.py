@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agent.cli.common import Failure, UserError
+from agent.errors import Failure, UserError
 from agent.settings import Settings
 
 if TYPE_CHECKING:

@@ -1,9 +1,9 @@
 """The drafter: sections with cited sentences, action items, Markdown and JSON renderings of a Draft."""
 
-from agent.draft.builder import build_draft, build_sections, cited_refs, finalize
-from agent.draft.inputs import DraftInputs
-from agent.draft.markdown import citations, render_markdown
-from agent.draft.render_json import draft_json
+from agent.drafter.builder import build_draft, build_sections, cited_refs, finalize
+from agent.drafter.inputs import DraftInputs
+from agent.drafter.markdown import citations, render_markdown
+from agent.drafter.render_json import draft_json
 
 __all__ = [
     "DraftInputs",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from agent.draft import actions, analysis, impact, sections
-from agent.draft.inputs import DraftInputs
-from agent.draft.markdown import render_markdown
+from agent.drafter import actions, analysis, impact, sections
+from agent.drafter.inputs import DraftInputs
+from agent.drafter.markdown import render_markdown
 from agent.evidence import EvidenceCatalog
 from agent.models import Draft, Evidence, Section, pm_ref
-from agent.verify import sentence_quotes
+from agent.verifier import sentence_quotes
 
 
 def build_sections(inputs: DraftInputs) -> tuple[list[Section], dict]:

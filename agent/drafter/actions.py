@@ -3,7 +3,7 @@ monitoring, a guardrail, and the telemetry to add."""
 
 from __future__ import annotations
 
-from agent.draft.inputs import DraftInputs
+from agent.drafter.inputs import DraftInputs
 from agent.models import ActionItem, Finding, Layer, report_ref, span_ref
 
 MAX_EVIDENCE = 3

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.draft.fmt import ts
+from agent.drafter.fmt import ts
 from agent.models import CITATION_RE, SECTION_KEYS, SECTION_TITLES, Draft, Section, Sentence
 
 LIST_SECTIONS = {"impact", "timeline", "layers", "went_well_poorly", "similar", "gaps", "reproducibility"}

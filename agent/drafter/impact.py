@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from agent.draft.fmt import utc
-from agent.draft.inputs import DraftInputs
+from agent.drafter.fmt import utc
+from agent.drafter.inputs import DraftInputs
 from agent.models import Affected, span_ref
 from retrieval.trace import Span
 

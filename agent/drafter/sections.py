@@ -3,8 +3,8 @@ reproducibility. Every factual sentence cites the evidence it rests on."""
 
 from __future__ import annotations
 
-from agent.draft.fmt import clip, duration, pct, plural, s, section, ts, utc
-from agent.draft.inputs import DraftInputs
+from agent.drafter.fmt import clip, duration, pct, plural, s, section, ts, utc
+from agent.drafter.inputs import DraftInputs
 from agent.models import Affected, Section, Sentence, report_ref, span_ref
 
 MAX_TIMELINE = 14
