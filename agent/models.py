@@ -41,6 +41,17 @@ def pm_ref(postmortem_id: str) -> str:
 
 # A citation in Markdown: `[span:…]`, `[doc:…]`, `[report:n]`, `[pm:…]`, unless escaped as `\[`.
 CITATION_RE = re.compile(r"(?<!\\)\[((?:span|doc|report|pm):[^\]\s]+)\]")
+
+
+def citations(markdown: str) -> list[str]:
+    """Every evidence id cited in a Markdown text, in order, without duplicates."""
+    seen: list[str] = []
+    for ref in CITATION_RE.findall(markdown):
+        if ref not in seen:
+            seen.append(ref)
+    return seen
+
+
 # The sections of a complete draft, in the order the Markdown shows them (Section keys). "action_items" is not a
 # Section: it stands for the draft's action items, which the Markdown renders as a section of their own.
 # The draft's sections in reading order, with their titles (drafter, Markdown, LLM narrative and scorer share it).

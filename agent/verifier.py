@@ -126,6 +126,6 @@ def revise(draft: Draft, catalog: EvidenceCatalog) -> tuple[Draft, list[str]]:
 
 def unresolved_citations(markdown: str, known: set[str]) -> list[str]:
     """Citations in a (possibly hand-edited) Markdown text that name no known evidence id."""
-    from agent.drafter.markdown import citations
+    from agent.models import citations
 
     return [ref for ref in citations(markdown) if ref not in known]

@@ -15,13 +15,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from agent.llm import blocks
-from agent.llm.budget import estimate_tokens
 from agent.llm.classifier_step import CLASSIFY_MAX_TOKENS, classify_with_llm
 from agent.llm.narrative import DEFAULT_SECTIONS, NARRATIVE_MAX_TOKENS
 from agent.llm.prompt import build_prompt
 from agent.llm.schemas import ClassificationAnswer, NarrativeAnswer
 from agent.models import Classification, Evidence, Finding, Incident, LayerAssessment, Report
 from agent.providers.base import RetryPolicy
+from agent.providers.tokens import estimate_tokens
 from agent.settings import Settings
 
 SIZES = (100, 100_000)

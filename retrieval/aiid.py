@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from pydantic import BaseModel, Field
+
 from retrieval.trace import IngestError, PostmortemDoc
 
 CREDIT = "AI Incident Database (incidentdatabase.ai), Responsible AI Collaborative; CC BY-SA 4.0"
@@ -52,7 +54,21 @@ def _json_list(text: str | None, column: str) -> list[str]:
     return [str(v).strip() for v in value if v is not None and str(v).strip()]
 
 
-def _row_doc(row: dict[str, str], path: Path) -> PostmortemDoc:
+class AiidRow(BaseModel):
+    """One valid row of incidents.csv (text stripped, lists parsed): what every reader of the file starts from."""
+
+    incident_id: int
+    date: str | None = None  # YYYY-MM-DD
+    title: str = ""
+    description: str = ""
+    deployers: list[str] = Field(default_factory=list)
+    developers: list[str] = Field(default_factory=list)
+    harmed_parties: list[str] = Field(default_factory=list)
+    reports: int = 0
+
+
+def parse_row(row: dict[str, str]) -> AiidRow:
+    """One CSV row as an AiidRow; ValueError (without the line) for a bad one."""
     raw_id = (row.get("incident_id") or "").strip()
     if not raw_id.isdigit():
         raise ValueError(f"incident_id {raw_id!r} is not a number")
@@ -66,27 +82,41 @@ def _row_doc(row: dict[str, str], path: Path) -> PostmortemDoc:
         raise ValueError(f"incident {number} has neither title nor description")
     lists = {key: _json_list(row.get(column), column) for key, column in _LISTS.items()}
     reports = _json_list(row.get("reports"), "reports") if "reports" in row else []
-    return PostmortemDoc(
-        id=aiid_id(number),
-        title=title or description[:80],
+    return AiidRow(
+        incident_id=number,
         date=date or None,
-        service=lists["deployers"][0] if lists["deployers"] else None,
+        title=title,
+        description=description,
+        reports=len(reports),
+        **lists,
+    )
+
+
+def row_doc(row: AiidRow, path: Path) -> PostmortemDoc:
+    """The past post-mortem of one row."""
+    return PostmortemDoc(
+        id=aiid_id(row.incident_id),
+        title=row.title or row.description[:80],
+        date=row.date,
+        service=row.deployers[0] if row.deployers else None,
         tags=["aiid"],
-        text=description or title,
-        source=CITE_URL.format(n=number),
+        text=row.description or row.title,
+        source=CITE_URL.format(n=row.incident_id),
         metadata={
             "source": "aiid",
-            "incident_id": number,
-            **lists,
-            "reports": len(reports),
+            "incident_id": row.incident_id,
+            "deployers": row.deployers,
+            "developers": row.developers,
+            "harmed_parties": row.harmed_parties,
+            "reports": row.reports,
             "license": LICENSE,
             "file": path.name,
         },
     )
 
 
-def iter_aiid(path: Path) -> Iterator[PostmortemDoc | IngestError]:
-    """One PostmortemDoc per good row, one IngestError (file and line) per bad row or bad file."""
+def iter_rows(path: Path) -> Iterator[AiidRow | IngestError]:
+    """One AiidRow per good row, one IngestError (file and line) per bad row or bad file."""
     try:
         handle = path.open(encoding="utf-8", newline="")
     except OSError as exc:
@@ -107,11 +137,11 @@ def iter_aiid(path: Path) -> Iterator[PostmortemDoc | IngestError]:
                 message=f"not an AIID incidents file (missing columns: {', '.join(missing)})",
             )
             return
-        seen: dict[str, int] = {}
+        seen: dict[int, int] = {}
         start = reader.line_num + 1
         while True:
             try:
-                row = next(reader)
+                raw = next(reader)
             except StopIteration:
                 return
             except (UnicodeDecodeError, csv.Error) as exc:
@@ -119,19 +149,25 @@ def iter_aiid(path: Path) -> Iterator[PostmortemDoc | IngestError]:
                 return
             line, start = start, reader.line_num + 1
             try:
-                doc = _row_doc(row, path)
+                row = parse_row(raw)
             except ValueError as exc:
                 yield IngestError(path=str(path), location=f"line {line}", message=str(exc))
                 continue
-            if doc.id in seen:
+            if row.incident_id in seen:
                 yield IngestError(
                     path=str(path),
                     location=f"line {line}",
-                    message=f"duplicate incident_id {doc.metadata['incident_id']} (first on line {seen[doc.id]})",
+                    message=f"duplicate incident_id {row.incident_id} (first on line {seen[row.incident_id]})",
                 )
                 continue
-            seen[doc.id] = line
-            yield doc
+            seen[row.incident_id] = line
+            yield row
+
+
+def iter_aiid(path: Path) -> Iterator[PostmortemDoc | IngestError]:
+    """One PostmortemDoc per good row, one IngestError (file and line) per bad row or bad file."""
+    for item in iter_rows(path):
+        yield item if isinstance(item, IngestError) else row_doc(item, path)
 
 
 def read_aiid(path: Path) -> tuple[list[PostmortemDoc], list[IngestError]]:

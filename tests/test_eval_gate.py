@@ -9,30 +9,21 @@ from __future__ import annotations
 import pytest
 
 from agent.settings import get_settings
-from evals.harness.baselines import MajorityBaseline
 from evals.harness.dataset import CASES_DIR, load_samples
-from evals.harness.embedcache import CachedEmbedder
-from evals.harness.gate import GATE_FILE, check_gate, load_gate
-from evals.harness.report import build_report
-from evals.harness.runner import AgentSolver, run_eval
+from evals.harness.gate import GATE_FILE, load_gate
+from evals.harness.workflow import EvalRequest, run_eval_workflow
 
 
 def test_offline_agent_holds_the_recorded_figures_on_the_test_split(tmp_home, tmp_path, embedder):
     gate = load_gate(GATE_FILE)
-    samples = load_samples(CASES_DIR, split=gate.split)
-    if not samples:
+    if not load_samples(CASES_DIR, split=gate.split):
         pytest.skip(f"no {gate.split} cases in {CASES_DIR} yet")
-    dev = load_samples(CASES_DIR, split="dev") or samples
-    majority = MajorityBaseline.fit([s.gold.primary for s in dev], [s.gold.contributing for s in dev])
 
-    # span vectors are reused across runs (user cache dir): same results, a cold first run pays the embedding
-    cached = CachedEmbedder(embedder, get_settings().cache_dir / "eval" / "vectors.sqlite3")
-    solver = AgentSolver(embedder=cached, settings=get_settings(), provider=None, workdir=tmp_path)
-    try:
-        runs = run_eval(samples, solver)
-    finally:
-        cached.close()
-    report = build_report(samples, runs, majority=majority, split=gate.split)
+    # the same workflow as `postmortem eval --split test --gate`; span vectors are reused across runs (user cache
+    # dir): same results, a cold first run pays the embedding
+    request = EvalRequest(split=gate.split, gate=True, out=tmp_path / "report", workdir=tmp_path)
+    outcome = run_eval_workflow(request, settings=get_settings(), embedder=embedder)
+    report, runs = outcome.report, outcome.runs
     agent = report.metrics["agent"]
 
     errors = [f"{r.case_id}: {r.error}" for r in runs if r.error]
@@ -40,5 +31,4 @@ def test_offline_agent_holds_the_recorded_figures_on_the_test_split(tmp_home, tm
     assert not errors, errors
     assert not invalid, f"citations that do not resolve: {invalid}"
     assert agent.citation_validity == 1.0
-    problems = check_gate(agent, gate)
-    assert not problems, "regression gate: " + "; ".join(problems)
+    assert outcome.gate_problems == [], "regression gate: " + "; ".join(outcome.gate_problems or [])

@@ -375,7 +375,7 @@ def test_cli_eval_compare_and_errors(tmp_home, tmp_path, monkeypatch, embedder):
     from agent.settings import get_settings
 
     # share the session's embedder rather than loading a second one; keep the vector cache in tmp
-    monkeypatch.setattr("agent.cli.evals._embedder", lambda settings: embedder)
+    monkeypatch.setattr("evals.harness.workflow.eval_embedder", lambda settings: embedder)
     monkeypatch.setenv("POSTMORTEM_CACHE_DIR", str(tmp_path / "cache"))
     get_settings.cache_clear()
     cli = CliRunner()
@@ -454,11 +454,11 @@ def test_cached_embedder_returns_the_same_vectors_and_persists(embedder, tmp_pat
 
 # -- the LLM judge, through the real openai SDK against the local wire fake ----------------------------------------
 def test_llm_judge_grades_against_the_gold_rationale(samples, tmp_home, monkeypatch):
-    from agent.cli.evals import _judge
     from agent.providers.base import ProviderError
     from agent.settings import get_settings
     from evals.harness.judge import judge_draft
     from evals.harness.runner import CaseRun
+    from evals.harness.workflow import judge_runs
     from tests.wire.server import FakeLLMServer, openai_completion
 
     sample = samples[STALE]
@@ -481,7 +481,7 @@ def test_llm_judge_grades_against_the_gold_rationale(samples, tmp_home, monkeypa
         )
         settings = get_settings()
         notes: list[str] = []
-        verdicts = _judge(
+        verdicts = judge_runs(
             "openai-compatible", settings, [sample], [CaseRun(case_id=STALE, draft=draft)], notes
         )
         assert verdicts == {STALE: (0.75, "Right layer, misses the index date.")}

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from agent.api import draft_incident, load_incident
-from agent.llm.budget import estimate_tokens
+from agent.providers.tokens import estimate_tokens
 from agent.settings import Settings
 from retrieval.samples import DEMO_INCIDENT
 from tests.agentkit import CACHE, all_citations, build_demo_store, copy_store, resolves

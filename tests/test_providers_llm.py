@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agent.llm import classify_with_llm, write_narrative
-from agent.llm.budget import estimate_tokens
 from agent.models import Classification, Evidence, Finding, Incident, LayerAssessment, Report
 from agent.providers.anthropic_provider import AnthropicProvider
 from agent.providers.base import ProviderError, RetryPolicy
 from agent.providers.openai_provider import OpenAIProvider
+from agent.providers.tokens import estimate_tokens
 from retrieval.trace import PostmortemDoc
 from tests.wire.server import FakeLLMServer, anthropic_message, openai_completion
 

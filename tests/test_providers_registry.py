@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm.budget import estimate_tokens
 from agent.providers import ChatMessage, ChatRequest, ProviderError, Usage, get_provider
 from agent.providers.anthropic_provider import AnthropicProvider
 from agent.providers.openai_provider import OpenAIProvider
 from agent.providers.pricing import cost_usd, price
+from agent.providers.tokens import estimate_tokens
 from agent.settings import Settings
 from tests.wire.server import FakeLLMServer, anthropic_message, openai_completion
 

@@ -4,17 +4,20 @@ the description-only path on the hand-labelled AI Incident Database sample."""
 from __future__ import annotations
 
 import tempfile
-import time
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from agent.cli.common import console, err_console, print_json
 from agent.errors import Failure, UserError
+
+if TYPE_CHECKING:
+    from evals.harness.dataset import Sample
+    from evals.harness.runner import CaseRun
+    from evals.harness.workflow import EvalRequest
 
 eval_app = typer.Typer(
     name="eval",
@@ -38,43 +41,30 @@ def register(app: typer.Typer) -> None:
     app.add_typer(eval_app, name="eval")
 
 
-def _embedder(settings):  # noqa: ANN001, ANN202 - a seam: tests hand in the session's embedder
-    from agent.store_factory import make_embedder
+class _Progress:
+    """The eval's console lines on stderr: one to start, then one per finished case (the id first and whole, the
+    figures cut at the terminal's edge rather than wrapped)."""
 
-    return make_embedder(settings)
+    def __init__(self, request: EvalRequest) -> None:
+        self.request, self.total, self.done = request, 0, 0
 
+    def start(self, total: int) -> None:
+        self.total = total
+        provider = self.request.provider_name or "offline"
+        err_console.print(f"eval: {total} cases, split {self.request.split}, provider {provider}")
 
-def vector_cache_path(settings) -> Path:  # noqa: ANN001
-    """Where eval runs keep the vectors of span texts they embedded (a cache: deleting it only costs time)."""
-    return settings.cache_dir / "eval" / "vectors.sqlite3"
-
-
-def _judge(provider_name: str, settings, samples, runs, notes: list[str]) -> dict[str, tuple[float, str]]:  # noqa: ANN001
-    """LLM-judge verdicts per case id; on a provider failure the judge is skipped and a note says why."""
-    from agent.providers.base import ProviderError
-    from agent.providers.registry import get_provider
-    from evals.harness.judge import judge_draft
-
-    try:
-        provider = get_provider(settings, provider_name)
-    except (ValueError, ProviderError) as exc:
-        notes.append(f"LLM judge skipped: {exc}")
-        return {}
-    if provider is None:
-        return {}
-    verdicts: dict[str, tuple[float, str]] = {}
-    by_id = {s.id: s for s in samples}
-    for run in runs:
-        if run.draft is None:
-            continue
-        try:
-            result = judge_draft(provider, run.draft, by_id[run.case_id].gold)
-        except ProviderError as exc:
-            notes.append(f"LLM judge failed on {run.case_id}: {exc.reason}")
-            continue
-        verdicts[run.case_id] = (result.score, result.reason)
-    notes.append(f"LLM judge: {provider.describe()}, prompt prompts/judge.md, {len(verdicts)} drafts graded")
-    return verdicts
+    def __call__(self, sample: Sample, run: CaseRun) -> None:
+        self.done += 1
+        primary = None if run.error else run.draft.classification.primary
+        mark = "!" if run.error else ("✓" if primary == sample.gold.primary else "✗")
+        verdict = f"error: {run.error}" if run.error else f"{primary or 'none'} (gold {sample.gold.primary})"
+        err_console.print(
+            f"  [{self.done}/{self.total}] {mark} {sample.id}  {verdict}, {run.spans} spans, {run.draft_s:.2f} s",
+            highlight=False,
+            markup=False,
+            no_wrap=True,
+            overflow="ellipsis",
+        )
 
 
 @eval_app.callback(invoke_without_command=True)
@@ -113,119 +103,33 @@ def eval_main(
     """Run the eval (the default when no sub-command is given)."""
     if ctx.invoked_subcommand is not None:
         return
-    if record_gate is not None and (provider not in (None, "offline") or split.value != "test" or cases):
-        raise UserError("--record-gate records the offline agent on the whole test split only (--split test)")
-    recorded = None
-    if gate:
-        from evals.harness.gate import GateError, load_gate
+    from evals.harness.workflow import EvalRequest, run_eval_workflow
 
-        try:
-            recorded = load_gate()
-        except GateError as exc:
-            raise UserError(str(exc)) from None
-        if recorded.split != split.value or cases or provider not in (None, "offline"):
-            raise UserError(
-                f"--gate holds the offline agent on the whole {recorded.split} split: use --split {recorded.split}"
-            )
-    from agent.settings import get_settings
-    from evals.harness.baselines import MajorityBaseline
-    from evals.harness.dataset import CaseError, load_samples
-    from evals.harness.embedcache import CachedEmbedder
-    from evals.harness.gate import check_gate, gate_from_metrics, write_gate
-    from evals.harness.report import build_report, git_commit, write_report
-    from evals.harness.runner import AgentSolver, run_eval
-
-    try:
-        samples = load_samples(cases_dir, split=split.value, pattern=cases)
-        dev = load_samples(cases_dir, split="dev")
-    except CaseError as exc:
-        raise UserError(str(exc)) from None
-    if not samples:
-        where = cases_dir or "evals/cases"
-        raise UserError(
-            f"{where}: no cases match split {split.value!r}" + (f" and --cases {cases!r}" if cases else "")
-        )
-    notes: list[str] = []
-    if not dev:
-        dev = samples
-        notes.append("no dev cases: the majority baseline was fitted on the evaluated cases themselves")
-    majority = MajorityBaseline.fit([s.gold.primary for s in dev], [s.gold.contributing for s in dev])
-
-    settings = get_settings()
-    provider_name = None if provider in (None, "offline") else provider
-    if provider_name:
-        from agent.providers.registry import PROVIDER_NAMES
-
-        if provider_name not in PROVIDER_NAMES:
-            raise UserError(f"--provider {provider_name!r}: choose one of {', '.join(PROVIDER_NAMES)}")
-    started = time.perf_counter()
-    embedder = _embedder(settings)
-    if not no_cache:
-        embedder = CachedEmbedder(embedder, vector_cache_path(settings))
-    solver = AgentSolver(embedder=embedder, settings=settings, provider=provider_name)
-
-    done = iter(range(1, len(samples) + 1))
-
-    def progress(sample, run) -> None:  # noqa: ANN001
-        primary = None if run.error else run.draft.classification.primary
-        mark = "!" if run.error else ("✓" if primary == sample.gold.primary else "✗")
-        verdict = f"error: {run.error}" if run.error else f"{primary or 'none'} (gold {sample.gold.primary})"
-        # the id first and whole; the figures after it are cut at the terminal's edge rather than wrapped
-        err_console.print(
-            f"  [{next(done)}/{len(samples)}] {mark} {sample.id}  {verdict}, {run.spans} spans, {run.draft_s:.2f} s",
-            highlight=False,
-            markup=False,
-            no_wrap=True,
-            overflow="ellipsis",
-        )
-
-    err_console.print(
-        f"eval: {len(samples)} cases, split {split.value}, provider {provider_name or 'offline'}"
-    )
-    try:
-        runs = run_eval(samples, solver, progress=progress)
-    finally:
-        if isinstance(embedder, CachedEmbedder):
-            embedder.close()
-            notes.append(
-                f"span vectors: {embedder.hits} reused from the eval cache, {embedder.misses} embedded"
-            )
-    verdicts = _judge(provider_name, settings, samples, runs, notes) if provider_name else {}
-    report = build_report(
-        samples,
-        runs,
-        majority=majority,
+    request = EvalRequest(
         split=split.value,
-        provider=provider_name or "offline",
-        cases_glob=cases,
-        wall_s=time.perf_counter() - started,
-        judge=verdicts,
-        notes=notes,
+        provider=provider,
+        cases=cases,
+        cases_dir=cases_dir,
+        out=out,
+        use_cache=not no_cache,
+        gate=gate,
+        record_gate=record_gate,
     )
-    out = out or Path("evals") / "reports" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    try:
-        written = write_report(report, out, runs)
-    except OSError as exc:
-        raise Failure(f"cannot write the report under {out}: {exc}") from None
-
+    progress = _Progress(request)
+    outcome = run_eval_workflow(request, progress=progress, announce=progress.start)
     if json_out:
-        print_json(report)
+        print_json(outcome.report)
     else:
         from agent.cli.eval_tables import metrics_table, print_cases
 
-        print_cases(report, console)
-        console.print(metrics_table(report))
-        console.print(f"wrote {', '.join(str(p) for p in written.values())}", highlight=False)
-
-    if record_gate is not None:
-        path = write_gate(
-            gate_from_metrics(report.metrics["agent"], split="test", commit=git_commit(), reason=record_gate)
-        )
-        err_console.print(f"recorded the gate figures in {path}")
-    if recorded is not None:
-        problems = check_gate(report.metrics["agent"], recorded)
-        if problems:
-            raise Failure("regression gate: " + "; ".join(problems))
+        print_cases(outcome.report, console)
+        console.print(metrics_table(outcome.report))
+        console.print(f"wrote {', '.join(str(p) for p in outcome.written.values())}", highlight=False)
+    if outcome.gate_recorded is not None:
+        err_console.print(f"recorded the gate figures in {outcome.gate_recorded}")
+    if outcome.gate_problems is not None:
+        if outcome.gate_problems:
+            raise Failure("regression gate: " + "; ".join(outcome.gate_problems))
         err_console.print("regression gate: holds")
 
 
@@ -315,6 +219,7 @@ def aiid_cmd(
         load_labels,
         stratum_of,
     )
+    from evals.harness.workflow import eval_embedder
 
     csv_path = csv_path or DEFAULT_CSV
     try:
@@ -334,7 +239,7 @@ def aiid_cmd(
                 from agent.settings import get_settings
 
                 settings = get_settings()
-                classifier = agent_draft_classifier(_embedder(settings), settings, Path(tmp))
+                classifier = agent_draft_classifier(eval_embedder(settings), settings, Path(tmp))
             report = evaluate_aiid(incidents, chosen, intents, draft_classifier=classifier)
     except AiidError as exc:
         raise UserError(str(exc)) from None

@@ -8,12 +8,14 @@ findings = correlate_onset(ctx, findings, onset)      # the complete list, re-we
 repro = reproducibility(ctx, flagged)
 """
 
-from agent.detectors.base import DetectorContext, detector_names, run_detectors
+from agent.detectors.base import DetectorContext
 from agent.detectors.onset import correlate_onset, estimate_onset
+from agent.detectors.registry import DETECTORS, detector_names, run_detectors
 from agent.detectors.reproducibility import reproducibility
 from agent.detectors.symptoms import flag_bad_outputs
 
 __all__ = [
+    "DETECTORS",
     "DetectorContext",
     "correlate_onset",
     "detector_names",

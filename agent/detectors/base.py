@@ -1,4 +1,6 @@
-"""The detector context (the spans of an incident and its baseline), the registry and `run_detectors`.
+"""The detector context (the spans of an incident and its baseline) and the `@detector` mark.
+
+The list of detectors and `run_detectors` live in agent/detectors/registry.py.
 
 Detectors run in two phases. Phase 1 detectors judge outputs (unsupported answers, obeyed injections, ignored tool
 errors...) and report the bad outputs they saw in `data["bad_span_ids"]`. Between the phases the symptom flags are
@@ -297,56 +299,15 @@ def _unwrap(value: str) -> str:
     return text
 
 
-# -------------------------------------------------------------------- registry
-@dataclass(frozen=True)
-class _Entry:
-    name: str
-    func: Detector
-    phase: int
-
-
-_REGISTRY: dict[str, _Entry] = {}
-
-
+# -------------------------------------------------------------------- the detector mark
 def detector(name: str, *, phase: int = 2) -> Callable[[Detector], Detector]:
-    """Register a detector under `name`. Phase 1 judges outputs; phase 2 looks for changes and causes; phase 3
-    reads the findings of both (`ctx.prior`) for the conditions that let a cause do harm."""
+    """Mark a function as the detector `name` of `phase`; agent/detectors/registry.py lists every one. Phase 1
+    judges outputs; phase 2 looks for changes and causes; phase 3 reads the findings of both (`ctx.prior`) for the
+    conditions that let a cause do harm."""
 
     def wrap(func: Detector) -> Detector:
-        _REGISTRY[name] = _Entry(name, func, phase)
+        func.detector_name = name  # type: ignore[attr-defined]
+        func.detector_phase = phase  # type: ignore[attr-defined]
         return func
 
     return wrap
-
-
-def detector_names() -> list[str]:
-    _load_all()
-    return sorted(_REGISTRY)
-
-
-def run_detectors(ctx: DetectorContext, names: list[str] | None = None) -> list[Finding]:
-    """Run the named detectors (all by default); findings sorted by strength, strongest first. A detector that
-    raises is skipped and recorded in `ctx.errors`."""
-    _load_all()
-    unknown = sorted(set(names or []) - set(_REGISTRY))
-    if unknown:
-        raise ValueError(f"unknown detector(s): {', '.join(unknown)}; known: {', '.join(sorted(_REGISTRY))}")
-    wanted = [_REGISTRY[n] for n in (names if names is not None else sorted(_REGISTRY))]
-    findings: list[Finding] = []
-    for entry in sorted(wanted, key=lambda e: (e.phase, e.name)):
-        if entry.phase >= 2 and ctx.flags is None:
-            from agent.detectors.symptoms import compute_flags
-
-            ctx.flags = compute_flags(ctx, findings)
-        if entry.phase == 3:
-            ctx.prior = list(findings)
-        try:
-            findings.extend(entry.func(ctx))
-        except Exception as exc:  # one detector tripping on odd data must not sink the whole analysis
-            log.exception("detector %s failed", entry.name)
-            ctx.errors.append(f"{entry.name}: {type(exc).__name__}: {exc}")
-    return sorted(findings, key=lambda f: (-f.strength, f.detector, f.title))
-
-
-def _load_all() -> None:
-    import agent.detectors.catalog  # noqa: F401  (imports every detector module)

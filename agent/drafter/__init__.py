@@ -2,8 +2,9 @@
 
 from agent.drafter.builder import build_draft, build_sections, cited_refs, finalize
 from agent.drafter.inputs import DraftInputs
-from agent.drafter.markdown import citations, render_markdown
+from agent.drafter.markdown import render_markdown
 from agent.drafter.render_json import draft_json
+from agent.models import citations
 
 __all__ = [
     "DraftInputs",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.drafter.fmt import ts
-from agent.models import CITATION_RE, SECTION_KEYS, SECTION_TITLES, Draft, Section, Sentence
+from agent.models import SECTION_KEYS, SECTION_TITLES, Draft, Section, Sentence
 
 LIST_SECTIONS = {"impact", "timeline", "layers", "went_well_poorly", "similar", "gaps", "reproducibility"}
 ACTION_GROUPS = (
@@ -13,15 +13,6 @@ ACTION_GROUPS = (
     ("system", "System"),
     ("telemetry", "Telemetry"),
 )
-
-
-def citations(markdown: str) -> list[str]:
-    """Every evidence id cited in a Markdown text, in order, without duplicates."""
-    seen: list[str] = []
-    for ref in CITATION_RE.findall(markdown):
-        if ref not in seen:
-            seen.append(ref)
-    return seen
 
 
 def escape(text: str) -> str:

@@ -11,9 +11,10 @@ from pydantic import BaseModel
 
 import prompts
 from agent.llm import blocks
-from agent.llm.budget import MESSAGE_OVERHEAD, Selection, estimate_request_tokens, estimate_tokens, select
+from agent.llm.budget import Selection, select
 from agent.models import Evidence, Finding, Incident, pm_ref, report_ref
 from agent.providers.base import ChatMessage, ChatRequest, ProviderError
+from agent.providers.tokens import MESSAGE_OVERHEAD, estimate_request_tokens, estimate_tokens
 from retrieval.trace import PostmortemDoc
 
 FEEDBACK_RESERVE = 400  # tokens kept free for the one 'your answer was rejected' follow-up

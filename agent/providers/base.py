@@ -230,7 +230,7 @@ class Provider(ABC):
     def _with_retries(
         self, request: ChatRequest, send: Callable[[ChatRequest, str], Sent[R]]
     ) -> tuple[Sent[R], Usage]:
-        from agent.llm.budget import estimate_request_tokens
+        from agent.providers.tokens import estimate_request_tokens
 
         model = request.model or self.model
         if not model:

@@ -7,7 +7,6 @@ Data: the AI Incident Database (incidentdatabase.ai), CC BY-SA 4.0.
 from __future__ import annotations
 
 import csv
-import json
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -18,6 +17,8 @@ from pydantic import BaseModel, Field
 
 from agent.models import LAYERS, Incident, Layer
 from evals.harness.baselines import incident_text, keyword_baseline
+from retrieval.aiid import AiidRow, iter_rows
+from retrieval.trace import IngestError
 
 AIID_DIR = Path(__file__).resolve().parent.parent / "aiid"
 LABELS_FILE = AIID_DIR / "labels.csv"
@@ -46,16 +47,13 @@ class AiidError(ValueError):
     """A bad AIID or labels file: the message names the file and the row."""
 
 
-class AiidIncident(BaseModel):
-    incident_id: int
-    date: str
-    title: str
-    description: str
-    deployers: list[str] = Field(default_factory=list)
+class AiidIncident(AiidRow):
+    """A row of incidents.csv (parsed by retrieval.aiid, the one AIID parser) as the eval sees it."""
 
     @property
     def year(self) -> int:
-        return int(self.date[:4]) if self.date[:4].isdigit() else 0
+        date = self.date or ""
+        return int(date[:4]) if date[:4].isdigit() else 0
 
     def as_incident(self) -> Incident:
         return Incident(id=f"aiid-{self.incident_id}", title=self.title, description=self.description)
@@ -84,40 +82,16 @@ def assign_splits(labels: Sequence[Label], *, seed: int = SPLIT_SEED) -> dict[in
     return out
 
 
-def _json_list(text: str) -> list[str]:
-    try:
-        value = json.loads(text or "[]")
-    except json.JSONDecodeError:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else []
-
-
 def load_incidents(path: Path = DEFAULT_CSV) -> list[AiidIncident]:
+    """Every incident of an AIID incidents.csv; AiidError naming the file and line on the first bad row (the
+    eval's reference data must read whole)."""
     if not path.is_file():
         raise AiidError(f"{path}: no such file (the AIID incidents.csv)")
     incidents: list[AiidIncident] = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"incident_id", "date", "title", "description"} - set(reader.fieldnames or ())
-        if missing:
-            raise AiidError(
-                f"{path}: not an AIID incidents file (missing columns: {', '.join(sorted(missing))})"
-            )
-        for row_no, row in enumerate(reader, start=2):
-            try:
-                incidents.append(
-                    AiidIncident(
-                        incident_id=int(row["incident_id"]),
-                        date=row["date"] or "",
-                        title=row["title"] or "",
-                        description=row["description"] or "",
-                        deployers=_json_list(row.get("Alleged deployer of AI system", "")),
-                    )
-                )
-            except ValueError:
-                raise AiidError(
-                    f"{path}:line {row_no}: incident_id {row['incident_id']!r} is not a number"
-                ) from None
+    for item in iter_rows(path):
+        if isinstance(item, IngestError):
+            raise AiidError(str(item))
+        incidents.append(AiidIncident(**item.model_dump()))
     return incidents
 
 
