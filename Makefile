@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The demo keeps its store inside the checkout unless POSTMORTEM_HOME says otherwise.
 DEMO_HOME ?= $(CURDIR)/.postmortem/demo
 
-.PHONY: venv demo test lint fmt bench eval clean help
+.PHONY: venv demo test lint fmt bench eval eval-multiagent clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,6 +41,9 @@ bench: $(STAMP)  ## run the benchmarks (slow, on demand)
 eval: $(STAMP)  ## offline eval on the dev and test splits
 	$(BIN)/postmortem eval --split dev
 	$(BIN)/postmortem eval --split test
+
+eval-multiagent: $(STAMP)  ## multi-agent runs: agent and step accuracy beside the random and last-turn baselines
+	$(BIN)/python -m evals.harness.multiagent
 
 clean:
 	rm -rf $(VENV) .postmortem build *.egg-info

@@ -146,6 +146,28 @@ class ActionItem(_Model):
     evidence: list[str] = Field(default_factory=list)
 
 
+class RunAttribution(_Model):
+    """Which agent, at which step of a multi-step run, made the failure inevitable, and how sure that is."""
+
+    trace_id: str
+    agent: str
+    step: int  # 0-based index of the decisive turn among the run's turns (spans in start order)
+    span_id: str
+    turns: int  # how many turns the run has
+    final_step: int  # the turn holding the final answer
+    final_span_id: str = ""
+    confidence: float = Field(ge=0.0, le=1.0)
+    layer: Layer
+    layer_label: str = ""  # agent prompt, model, data it was given, orchestration
+    how: str = ""  # stated, tool_result, retrieved, code_output, given, dropped_value, a shape, overlap
+    why: str = ""
+    claims: list[str] = Field(default_factory=list)  # claims of the bad answer that entered at this step
+    carried_by: list[int] = Field(default_factory=list)  # later steps that carried them forward
+    carried_spans: list[str] = Field(default_factory=list)
+    unchecked_by: list[int] = Field(default_factory=list)  # later agents that passed them on without checking
+    shapes: list[str] = Field(default_factory=list)  # failure shapes seen in the run
+
+
 class Reproducibility(_Model):
     similar_requests: int = 0
     flagged: int = 0
@@ -186,6 +208,7 @@ class Draft(_Model):
     findings: list[Finding] = Field(default_factory=list)
     sections: list[Section] = Field(default_factory=list)
     decisive_evidence: str | None = None
+    attribution: RunAttribution | None = None  # multi-agent runs: the agent and step to blame
     onset: datetime | None = None
     affected: Affected = Field(default_factory=Affected)
     reproducibility: Reproducibility = Field(default_factory=Reproducibility)

@@ -141,6 +141,11 @@ class Span(_Model):
     session_id: str | None = None
     conversation_id: str | None = None
     user_id: str | None = None
+    # multi-agent runs: the agent this span acted for (gen_ai.agent.*, OpenInference agent.name, Langfuse
+    # AGENT observations), set on the span itself or inherited from the agent span that encloses it
+    agent_name: str | None = None
+    agent_id: str | None = None
+    handoff_to: str | None = None  # the agent a hand-off span or transfer tool passed control to
 
     # verbatim record
     events: list[SpanEvent] = Field(default_factory=list)

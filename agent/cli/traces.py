@@ -123,8 +123,14 @@ def register(app: typer.Typer) -> None:
         trace_id: Annotated[str, typer.Argument(help="The trace id, as ingested.")],
         full: Annotated[bool, typer.Option("--full", help="Do not shorten long texts.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the spans as JSON.")] = False,
+        tree: Annotated[
+            bool, typer.Option("--tree", help="An agent run: the span tree, not the turns.")
+        ] = False,
     ) -> None:
-        """Show a trace's span tree: models, sampling, prompts, messages, documents, tools, usage, errors."""
+        """Show a trace's span tree: models, sampling, prompts, messages, documents, tools, usage, errors.
+        A multi-agent run is shown as its numbered turns (agent, role, what it said or called, what came back)."""
+        from agent.runs.render import run_lines
+        from agent.runs.turns import build_run, is_agent_run
         from agent.settings import get_settings
         from agent.store_factory import open_store
 
@@ -135,8 +141,16 @@ def register(app: typer.Typer) -> None:
             store.close()
         if not spans:
             raise UserError(f"trace {trace_id!r}: not in the store (find trace ids with `postmortem search`)")
+        run = build_run(spans) if is_agent_run(spans) else None
         if as_json:
-            print_json({"trace_id": trace_id, "spans": [s.model_dump(mode="json") for s in spans]})
+            body = {"trace_id": trace_id, "spans": [s.model_dump(mode="json") for s in spans]}
+            if run is not None:
+                body["turns"] = [t.model_dump(mode="json") for t in run.turns]
+            print_json(body)
+            return
+        if run is not None and not tree:
+            for line in run_lines(run, None if full else 300):
+                console.print(line, highlight=False)
             return
         console.print(trace_tree(trace_id, spans, None if full else 300), highlight=False)
 

@@ -7,6 +7,9 @@ from agent.drafter.inputs import DraftInputs
 from agent.drafter.markdown import render_markdown
 from agent.evidence import EvidenceCatalog
 from agent.models import Draft, Evidence, Section, pm_ref
+from agent.runs.actions import run_action_items
+from agent.runs.finding import attribution_of
+from agent.runs.sections import run_section
 from agent.verifier import sentence_quotes
 
 
@@ -20,7 +23,7 @@ def build_sections(inputs: DraftInputs) -> tuple[list[Section], dict]:
         sections.detection(inputs),
         sections.timeline(inputs),
         analysis.layers(inputs),
-        sections.decisive(inputs, decisive_ref, why),
+        run_section(inputs.findings) or sections.decisive(inputs, decisive_ref, why),
         sections.reproducibility(inputs),
         analysis.went_well_and_poorly(inputs),
         analysis.similar(inputs),
@@ -42,10 +45,11 @@ def build_draft(inputs: DraftInputs, narrative: list[Section] | None = None) -> 
         findings=inputs.findings,
         sections=built,
         decisive_evidence=figures["decisive"],
+        attribution=attribution_of(inputs.findings),
         onset=inputs.onset,
         affected=figures["affected"],
         reproducibility=inputs.reproducibility,
-        action_items=actions.action_items(inputs),
+        action_items=[*run_action_items(inputs.findings), *actions.action_items(inputs)],
         similar_incidents=[pm_ref(p.id) for p in inputs.similar],
         telemetry_gaps=[f.title for f in inputs.gap_findings()],
         provider=inputs.provider,

@@ -7,6 +7,7 @@ from collections import defaultdict
 from agent.drafter.fmt import utc
 from agent.drafter.inputs import DraftInputs
 from agent.models import Affected, span_ref
+from agent.runs.finding import attribution_of
 from retrieval.trace import Span
 
 MAX_HOURS = 48
@@ -59,6 +60,9 @@ def decisive_point(inputs: DraftInputs) -> tuple[str | None, str]:
     (e.g. the retrieval that returned the stale document, or the call made with the changed prompt);
     failing that, any cause finding's span in that trace; failing that, the first bad output itself.
     """
+    run = attribution_of(inputs.findings)  # a multi-agent run: the attributed turn, not the last output
+    if run is not None:
+        return span_ref(run.span_id), f"step {run.step} of {run.turns} ({run.agent}): {run.why}"
     flagged = inputs.flagged_spans()
     if not flagged:
         return None, ""

@@ -61,6 +61,7 @@ def detect(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
         reproducibility,
         run_detectors,
     )
+    from agent.runs.finding import analyse_runs
 
     detector_ctx = DetectorContext(
         incident=incident.model_copy(update={"service": scope.service}),
@@ -70,8 +71,9 @@ def detect(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     )
     findings = run_detectors(detector_ctx)
     flagged = flag_bad_outputs(detector_ctx, findings)
+    runs, flagged, notes = analyse_runs(detector_ctx, flagged)  # multi-agent runs: agent, step, provenance
     onset = estimate_onset(detector_ctx, flagged)
-    findings = correlate_onset(detector_ctx, findings, onset)
+    findings = correlate_onset(detector_ctx, [*findings, *runs], onset)
     gaps = [f for f in findings if f.is_gap]
     ordered = [*[f for f in findings if not f.is_gap], *gaps]
     return {
@@ -79,4 +81,5 @@ def detect(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
         "flagged": flagged,
         "onset": onset,
         "reproducibility": reproducibility(detector_ctx, flagged),
+        "notes": notes,
     }

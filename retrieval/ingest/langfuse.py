@@ -112,6 +112,9 @@ def observation_to_span(
         prompt_template=_prompt(obs),
         session_id=as_str(first(obs, "sessionId", "session_id") or trace.get("sessionId")),
         user_id=as_str(first(obs, "userId", "user_id") or trace.get("userId")),
+        agent_name=as_str(first(metadata, "gen_ai.agent.name", "agent_name", "agent.name"))
+        or (str(obs.get("name") or "") or None if kind == SpanKind.agent else None),
+        agent_id=as_str(first(metadata, "gen_ai.agent.id", "agent_id", "agent.id")),
         attributes=dict(obs),
         resource=dict(metadata.get("resourceAttributes") or {}),
         dialect="langfuse",

@@ -24,6 +24,9 @@ _USER_KEYS = (
     "llm.user",
 )
 _CONVERSATION_KEYS = ("gen_ai.conversation.id", "traceloop.association.properties.conversation_id")
+_AGENT_NAME_KEYS = ("gen_ai.agent.name", "agent.name", "graph.node.name", "langfuse.observation.agent.name")
+_AGENT_ID_KEYS = ("gen_ai.agent.id", "agent.id", "graph.node.id")
+_HANDOFF_KEYS = ("gen_ai.handoff.to", "gen_ai.agent.handoff.to", "handoff.to_agent", "to_agent")
 _PROMPT_ID_KEYS = (
     "traceloop.prompt.key",
     "prompt.id",
@@ -53,7 +56,21 @@ def map_attributes(attrs: Mapping[str, Any], events: list[SpanEvent]) -> tuple[s
     fields["user_id"] = as_str(first(attrs, *_USER_KEYS))
     fields["conversation_id"] = fields.get("conversation_id") or as_str(first(attrs, *_CONVERSATION_KEYS))
     fields["prompt_template"] = _prompt_template(attrs, fields.get("prompt_template"))
+    fields.update(agent_fields(attrs, fields))
     return dialect or "otel", fields
+
+
+def agent_fields(attrs: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The agent a span acted for: GenAI `gen_ai.agent.*`, OpenInference `agent.name` / `graph.node.*`, and
+    OpenLLMetry's agent entities (`traceloop.span.kind: agent`, named by `traceloop.entity.name`)."""
+    name = as_str(first(attrs, *_AGENT_NAME_KEYS))
+    if name is None and attrs.get("traceloop.span.kind") == "agent":
+        name = as_str(attrs.get("traceloop.entity.name"))
+    return {
+        "agent_name": name,
+        "agent_id": as_str(first(attrs, *_AGENT_ID_KEYS)),
+        "handoff_to": as_str(first(attrs, *_HANDOFF_KEYS)),
+    }
 
 
 def _prompt_template(attrs: Mapping[str, Any], found: PromptTemplate | None) -> PromptTemplate | None:
