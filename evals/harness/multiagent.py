@@ -124,9 +124,8 @@ def quick_solve(sample: Sample) -> tuple[str | None, str | None, float | None]:
 def draft_solver():
     """The whole offline draft (ingest into a fresh store, draft): what a user gets."""
     from agent.settings import get_settings
-    from evals.harness.runner import AgentSolver
-
     from agent.store_factory import make_embedder
+    from evals.harness.runner import AgentSolver
 
     settings = get_settings()
     solver = AgentSolver(embedder=make_embedder(settings), settings=settings)
