@@ -14,6 +14,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ProviderName = Literal["offline", "openai", "anthropic", "openai-compatible"]
+# Data that sits beside a source checkout (not shipped in the wheel): <checkout>/../shared/data/...
+CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 class Settings(BaseSettings):
@@ -44,6 +46,10 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str | None = Field(default=None, validation_alias="SLACK_API_URL")
 
+    # the AI Incident Database snapshot (incidents.csv, classifications_MIT.csv); None = shared/data/aiid beside
+    # the checkout
+    aiid_dir: Path | None = None
+
     @property
     def chroma_path(self) -> Path:
         return self.home / "chroma"
@@ -51,6 +57,10 @@ class Settings(BaseSettings):
     @property
     def checkpoint_path(self) -> Path:
         return self.home / "checkpoints.sqlite"
+
+    @property
+    def aiid_data_dir(self) -> Path:
+        return self.aiid_dir or CHECKOUT.parent / "shared" / "data" / "aiid"
 
 
 @lru_cache(maxsize=1)

@@ -25,12 +25,13 @@ import numpy as np
 from agent.patterns.analyze import analyze, vectors_for
 from agent.patterns.corpus import build_corpus
 from agent.patterns.quality import evaluate, load_mit_labels
+from agent.settings import Settings
 from retrieval.aiid import read_aiid
 from retrieval.embeddings import MiniLMEmbedder
 from retrieval.trace import PostmortemDoc
 
 REPO = Path(__file__).resolve().parents[1]
-AIID_DIRS = (REPO.parent / "shared" / "data" / "aiid", Path("/work/shared/data/aiid"))
+AIID_DIRS = (Settings().aiid_data_dir,)  # POSTMORTEM_AIID_DIR, default shared/data/aiid beside the checkout
 TARGET_S = 60.0
 
 

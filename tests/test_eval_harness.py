@@ -328,14 +328,14 @@ def test_gate_holds_and_fails():
 
 # -- AIID sample -----------------------------------------------------------------------------------------------
 needs_aiid = pytest.mark.skipif(
-    not aiid.DEFAULT_CSV.is_file(), reason="shared AIID data not beside the checkout"
+    not aiid.default_csv().is_file(), reason="shared AIID data not beside the checkout"
 )
 
 
 @needs_aiid
 def test_aiid_labels_are_the_seeded_sample_and_score():
-    incidents = aiid.load_incidents(aiid.DEFAULT_CSV)
-    intents = aiid.load_intents(aiid.DEFAULT_CSV.parent / aiid.MIT_CSV_NAME)
+    incidents = aiid.load_incidents(aiid.default_csv())
+    intents = aiid.load_intents(aiid.default_csv().parent / aiid.MIT_CSV_NAME)
     labels = aiid.load_labels()
     assert len(labels) >= 60 and all(label.reason.strip() for label in labels)
     drawn = [i.incident_id for i in aiid.draw_sample(incidents, intents)]
@@ -510,7 +510,7 @@ def test_llm_judge_grades_against_the_gold_rationale(samples, tmp_home, monkeypa
 def test_aiid_whole_agent_path_on_a_few_labelled_incidents(embedder, tmp_home, tmp_path):
     from agent.settings import get_settings
 
-    incidents = aiid.load_incidents(aiid.DEFAULT_CSV)
+    incidents = aiid.load_incidents(aiid.default_csv())
     labels = aiid.load_labels()[:4]
     classify = aiid.agent_draft_classifier(embedder, get_settings(), tmp_path)
     report = aiid.evaluate_aiid(incidents, labels, draft_classifier=classify)

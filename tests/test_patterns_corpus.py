@@ -15,13 +15,14 @@ from typer.testing import CliRunner
 
 from agent.patterns.corpus import build_corpus, bullets, natural_key, sections, to_item
 from agent.patterns.schema import Filters
+from agent.settings import Settings
 from retrieval.ingest.markdown import iter_markdown
 from retrieval.trace import PostmortemDoc
 from tests.conftest import FIXTURES
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".postmortem" / "cache"
-AIID_DIRS = (REPO.parent / "shared" / "data" / "aiid", Path("/work/shared/data/aiid"))
+AIID_DIRS = (Settings().aiid_data_dir,)  # POSTMORTEM_AIID_DIR, default shared/data/aiid beside the checkout
 AIID_DIR = next((d for d in AIID_DIRS if (d / "incidents.csv").is_file()), None)
 
 PM_A = """---

@@ -153,9 +153,9 @@ def test_scores_are_reported_per_split_and_majority_is_fitted_on_dev() -> None:
     assert overall["agent"].correct == by["dev"]["agent"].correct + by["test"]["agent"].correct
 
 
-@pytest.mark.skipif(not aiid.DEFAULT_CSV.is_file(), reason="shared AIID data not beside the checkout")
+@pytest.mark.skipif(not aiid.default_csv().is_file(), reason="shared AIID data not beside the checkout")
 def test_on_the_real_dev_half_the_lexicon_beats_the_keyword_baseline() -> None:
-    report = aiid.evaluate_aiid(aiid.load_incidents(aiid.DEFAULT_CSV), aiid.load_labels())
+    report = aiid.evaluate_aiid(aiid.load_incidents(aiid.default_csv()), aiid.load_labels())
     dev = {s.system: s for s in report.by_split["dev"]}
     assert dev["agent"].accuracy > dev["keyword"].accuracy
     assert dev["agent+fallback"].accuracy > dev["majority"].accuracy

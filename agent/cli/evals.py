@@ -187,9 +187,10 @@ def compare_cmd(
 
 @eval_app.command("aiid")
 def aiid_cmd(
-    csv_path: Annotated[Path, typer.Option("--csv", help="The AIID incidents.csv.")] = Path(
-        "/work/shared/data/aiid/incidents.csv"
-    ),
+    csv_path: Annotated[
+        Path | None,
+        typer.Option("--csv", help="The AIID incidents.csv (default: $POSTMORTEM_AIID_DIR/incidents.csv)."),
+    ] = None,
     labels: Annotated[
         Path | None, typer.Option("--labels", help="Hand labels (default evals/aiid/labels.csv).")
     ] = None,
@@ -207,11 +208,11 @@ def aiid_cmd(
 ) -> None:
     """Accuracy of description-only classification on the hand-labelled AI Incident Database sample."""
     from evals.harness.aiid import (
-        DEFAULT_CSV,
         LABELS_FILE,
         MIT_CSV_NAME,
         AiidError,
         agent_draft_classifier,
+        default_csv,
         draw_sample,
         evaluate_aiid,
         load_incidents,
@@ -221,7 +222,7 @@ def aiid_cmd(
     )
     from evals.harness.workflow import eval_embedder
 
-    csv_path = csv_path or DEFAULT_CSV
+    csv_path = csv_path or default_csv()
     try:
         incidents = load_incidents(csv_path)
         intents = load_intents(csv_path.parent / MIT_CSV_NAME)

@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from agent.patterns.schema import CorpusItem, Filters
     from agent.settings import Settings
 
-_SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "aiid"
-_CANDIDATES = (_SHARED, Path("/work/shared/data/aiid"))
-
 
 class Fmt(StrEnum):
     table = "table"
@@ -61,11 +58,12 @@ K = Annotated[
 
 
 def default_labels() -> Path | None:
-    """The MIT classifications CSV in shared/data/aiid, when present."""
-    return next(
-        (d / "classifications_MIT.csv" for d in _CANDIDATES if (d / "classifications_MIT.csv").is_file()),
-        None,
-    )
+    """The MIT classifications CSV of the AIID snapshot (POSTMORTEM_AIID_DIR, default shared/data/aiid beside the
+    checkout), when present."""
+    from agent.settings import get_settings
+
+    path = get_settings().aiid_data_dir / "classifications_MIT.csv"
+    return path if path.is_file() else None
 
 
 def _filters(since: str | None, until: str | None, service: str | None) -> Filters:

@@ -16,19 +16,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from agent.models import LAYERS, Incident, Layer
+from agent.settings import get_settings
 from evals.harness.baselines import incident_text, keyword_baseline
 from retrieval.aiid import AiidRow, iter_rows
 from retrieval.trace import IngestError
 
 AIID_DIR = Path(__file__).resolve().parent.parent / "aiid"
 LABELS_FILE = AIID_DIR / "labels.csv"
-_REPO = Path(__file__).resolve().parents[2]
-# shared/ sits beside the checkout (on developer machines and in CI); the first candidate that exists wins.
-CSV_CANDIDATES = (
-    _REPO.parent / "shared" / "data" / "aiid" / "incidents.csv",
-    Path("/work/shared/data/aiid/incidents.csv"),
-)
-DEFAULT_CSV = next((p for p in CSV_CANDIDATES if p.is_file()), CSV_CANDIDATES[0])
+
+
+def default_csv() -> Path:
+    """incidents.csv of the AIID snapshot: POSTMORTEM_AIID_DIR, default shared/data/aiid beside the checkout."""
+    return get_settings().aiid_data_dir / "incidents.csv"
+
+
 SAMPLE_SEED = 20240639
 MIT_CSV_NAME = (
     "classifications_MIT.csv"  # beside incidents.csv: its Intent column splits misuse from failures
@@ -82,7 +83,7 @@ def assign_splits(labels: Sequence[Label], *, seed: int = SPLIT_SEED) -> dict[in
     return out
 
 
-def load_incidents(path: Path = DEFAULT_CSV) -> list[AiidIncident]:
+def load_incidents(path: Path) -> list[AiidIncident]:
     """Every incident of an AIID incidents.csv; AiidError naming the file and line on the first bad row (the
     eval's reference data must read whole)."""
     if not path.is_file():

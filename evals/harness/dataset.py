@@ -113,7 +113,8 @@ def load_samples(
     """Every case under `root` (default evals/cases/), filtered by split and by a glob on the case id."""
     root = root or CASES_DIR
     if not root.is_dir():
-        raise CaseError(f"{root}: no such cases folder")
+        hint = " (the labelled cases come with the source checkout, not the wheel: pass --cases-dir)"
+        raise CaseError(f"{root}: no such cases folder" + (hint if root == CASES_DIR else ""))
     samples: list[Sample] = []
     for case_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         if pattern and not fnmatch.fnmatch(case_dir.name, pattern):
