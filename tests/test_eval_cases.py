@@ -1,6 +1,8 @@
-"""Validates the labelled eval set in evals/cases/: schema, ingestion, gold ids, balance, red herrings, variety.
+"""Validates the labelled eval set: schema, ingestion, gold ids, balance, red herrings, variety.
 
-The traces of every case are ingested once per session with the real ingesters (no store needed).
+Covers evals/cases/ and, structurally, the sealed test cases in evals/sealed/: their failures name only a neutral
+label ("sealed#N"), never the case or its content, so nobody learns them from a test run. The traces of every case
+are ingested once per session with the real ingesters (no store needed).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from retrieval.ingest import iter_file
 from retrieval.trace import IngestError, Span, SpanKind
 
 CASES = Path(__file__).resolve().parent.parent / "evals" / "cases"
+SEALED = CASES.parent / "sealed"
+FAMILY2 = "family:production"  # tag of the second, independently written family (evals/family2)
 DIALECTS = {  # case.yaml dialect -> Span.dialect of the incident service's LLM spans
     "otlp-genai": "genai",
     "otlp-genai-legacy": "genai-legacy",
@@ -29,7 +33,15 @@ DIALECTS = {  # case.yaml dialect -> Span.dialect of the incident service's LLM 
 }
 CASE_KEYS = {"id", "split", "difficulty", "tags", "dialect", "based_on", "incident", "gold"}
 GOLD_KEYS = {"primary", "contributing", "key_evidence", "decisive_span", "onset", "rationale"}
-CASE_DIRS = sorted(p for p in CASES.iterdir() if p.is_dir() and (p / "case.yaml").is_file())
+OPEN_DIRS = sorted(p for p in CASES.iterdir() if p.is_dir() and (p / "case.yaml").is_file())
+SEALED_DIRS = sorted(p for p in SEALED.iterdir() if p.is_dir() and (p / "case.yaml").is_file())
+CASE_DIRS = OPEN_DIRS + SEALED_DIRS
+LABELS = {p.name: p.name for p in OPEN_DIRS} | {p.name: f"sealed#{i}" for i, p in enumerate(SEALED_DIRS)}
+
+
+def _label(name: str) -> str:
+    """How a failure names a case: its id, or a neutral number for a sealed one."""
+    return LABELS[name]
 
 
 def _load(case_dir: Path) -> dict[str, Any]:
@@ -65,11 +77,12 @@ def test_enough_cases() -> None:
     assert len(CASE_DIRS) >= 44
 
 
-@pytest.mark.parametrize("case_dir", CASE_DIRS, ids=lambda p: p.name)
+@pytest.mark.parametrize("case_dir", CASE_DIRS, ids=lambda p: _label(p.name))
 def test_case_schema(case_dir: Path) -> None:
     case = _load(case_dir)
     assert set(case) == CASE_KEYS, f"unexpected keys: {set(case) ^ CASE_KEYS}"
     assert case["id"] == case_dir.name
+    assert case["split"] == ("test" if case_dir.parent == SEALED else case["split"])
     assert case["split"] in ("dev", "test")
     assert case["difficulty"] in ("easy", "medium", "hard")
     assert case["dialect"] in DIALECTS
@@ -96,30 +109,33 @@ def test_descriptions_do_not_name_the_answer(cases: dict[str, dict[str, Any]]) -
     """The on-call's description states symptoms; it never names the primary layer."""
     for case in cases.values():
         text = f"{case['incident']['title']} {case['incident']['description']}".lower()
-        assert not re.search(rf"\b{case['gold']['primary']}\b", text), case["id"]
+        assert not re.search(rf"\b{case['gold']['primary']}\b", text), _label(case["id"])
 
 
 def test_traces_ingest_cleanly_and_gold_ids_resolve(cases, ingested) -> None:
     for name, case in cases.items():
+        label = _label(name)
         spans, errors = ingested[name]
-        assert not errors, f"{name}: {errors[:3]}"
-        assert 30 <= len(spans) <= 650, f"{name}: {len(spans)} spans"
+        assert not errors, f"{label}: {len(errors)} ingest errors" + (
+            f" {errors[:3]}" if label == name else ""
+        )
+        assert 30 <= len(spans) <= 650, f"{label}: {len(spans)} spans"
         by_id = {s.span_id: s for s in spans}
-        assert len(by_id) == len(spans), f"{name}: duplicate span ids"
+        assert len(by_id) == len(spans), f"{label}: duplicate span ids"
         gold = case["gold"]
         missing = [sid for sid in gold["key_evidence"] if sid not in by_id]
-        assert not missing, f"{name}: key evidence not in traces: {missing}"
+        assert not missing, f"{label}: {len(missing)} key evidence ids not in traces"
         incident = _incident(case)
         decisive = by_id[gold["decisive_span"]]
-        assert decisive.service == incident.service, name
+        assert decisive.service == incident.service, label
         onset = Incident.model_validate({"title": "x", "window_start": gold["onset"]}).window_start
         assert abs((decisive.start_time - onset).total_seconds()) < 60, (
-            f"{name}: decisive span far from onset"
+            f"{label}: decisive span far from onset"
         )
         root = min((s for s in spans if s.trace_id == decisive.trace_id), key=lambda s: s.start_time)
-        assert abs((root.start_time - onset).total_seconds()) < 1, f"{name}: onset is the first bad trace"
+        assert abs((root.start_time - onset).total_seconds()) < 1, f"{label}: onset is the first bad trace"
         trace_ids = {s.trace_id for s in spans}
-        assert set(incident.trace_ids) <= trace_ids, name
+        assert set(incident.trace_ids) <= trace_ids, label
 
 
 def test_baseline_traffic_precedes_the_window(cases, ingested) -> None:
@@ -128,7 +144,9 @@ def test_baseline_traffic_precedes_the_window(cases, ingested) -> None:
         own = [s for s in ingested[name][0] if s.service == incident.service and s.kind == SpanKind.llm]
         before = [s for s in own if s.start_time < incident.window_start]
         inside = [s for s in own if incident.window_start <= s.start_time < incident.window_end]
-        assert len(before) >= 5 and len(inside) >= 10, f"{name}: {len(before)} baseline, {len(inside)} window"
+        assert len(before) >= 5 and len(inside) >= 10, (
+            f"{_label(name)}: {len(before)} baseline, {len(inside)} window"
+        )
 
 
 def test_case_dialect_matches_the_traces(cases, ingested) -> None:
@@ -137,10 +155,12 @@ def test_case_dialect_matches_the_traces(cases, ingested) -> None:
         dialects = Counter(
             s.dialect for s in ingested[name][0] if s.service == service and s.kind == SpanKind.llm
         )
-        assert dialects.most_common(1)[0][0] == DIALECTS[case["dialect"]], f"{name}: {dialects}"
+        assert dialects.most_common(1)[0][0] == DIALECTS[case["dialect"]], f"{_label(name)}: {dialects}"
 
 
 def test_layers_and_dialects_are_balanced_and_stratified(cases) -> None:
+    """The first family (evals/generator); the second family's balance is checked in test_eval_family2.py."""
+    cases = {k: c for k, c in cases.items() if FAMILY2 not in c["tags"]}
     primary = Counter(c["gold"]["primary"] for c in cases.values())
     assert all(primary[layer] >= 8 for layer in LAYERS), primary
     dialects = Counter(c["dialect"] for c in cases.values())
@@ -162,22 +182,25 @@ def test_layers_and_dialects_are_balanced_and_stratified(cases) -> None:
 def test_red_herrings_are_really_in_the_traces(cases, ingested) -> None:
     """Each case's rh:* tags are checked against its spans, and every case carries at least three of them."""
     for name, case in cases.items():
+        label = _label(name)
         spans = ingested[name][0]
         service = case["incident"]["service"]
         onset = Incident.model_validate({"title": "x", "window_start": case["gold"]["onset"]}).window_start
         tags = {t for t in case["tags"] if t.startswith("rh:")}
-        assert len(tags) >= 3, f"{name}: {tags}"
+        assert len(tags) >= 3, f"{label}: {len(tags)} red herrings"
         own_llm = [s for s in spans if s.service == service and s.kind == SpanKind.llm and not s.is_error]
         key_traces = {s.trace_id for s in spans if s.span_id in case["gold"]["key_evidence"]}
         if "rh:high-temperature" in tags:
             temps = [s.sampling.temperature for s in own_llm if s.sampling.temperature is not None]
-            assert temps and min(temps) >= 0.9, name
+            assert temps and min(temps) >= 0.9, label
         if "rh:other-service-model-change" in tags:
             others = defaultdict(set)
             for s in spans:
                 if s.service != service and s.kind == SpanKind.llm and s.model:
                     others[s.service].add(s.model)
-            assert any(len(models) >= 2 for models in others.values()), f"{name}: {dict(others)}"
+            assert any(len(models) >= 2 for models in others.values()), (
+                f"{label}: no other service changes model"
+            )
         if "rh:unrelated-tool-error" in tags:
             errors = [
                 s
@@ -187,13 +210,15 @@ def test_red_herrings_are_really_in_the_traces(cases, ingested) -> None:
                 and s.is_error
                 and s.trace_id not in key_traces
             ]
-            assert errors, name
+            assert errors, label
         if "rh:prompt-bump" in tags:
             versions = sorted(
                 (s.start_time, s.prompt_template.version) for s in own_llm if s.prompt_template is not None
             )
             changes = [t2 for (t1, v1), (t2, v2) in itertools.pairwise(versions) if v1 != v2]
-            assert changes and changes[0] <= onset - timedelta(minutes=10), f"{name}: {changes[:2]}"
+            assert changes and changes[0] <= onset - timedelta(minutes=10), (
+                f"{label}: no prompt change before onset"
+            )
 
 
 def test_cases_differ_in_wording_structure_and_volume(cases, ingested) -> None:
@@ -216,8 +241,10 @@ def test_cases_differ_in_wording_structure_and_volume(cases, ingested) -> None:
     for a, b in itertools.combinations(cases, 2):
         if prompts[a] and prompts[b]:
             jaccard = len(prompts[a] & prompts[b]) / len(prompts[a] | prompts[b])
-            assert jaccard < 0.5, f"system prompts of {a} and {b} are near duplicates ({jaccard:.2f})"
-        assert not (inputs[a] & inputs[b]), f"{a} and {b} share user inputs"
+            assert jaccard < 0.5, (
+                f"system prompts of {_label(a)} and {_label(b)} are near duplicates ({jaccard:.2f})"
+            )
+        assert not (inputs[a] & inputs[b]), f"{_label(a)} and {_label(b)} share user inputs"
     assert len(shapes) >= 12, f"only {len(shapes)} distinct trace shapes"
     assert max(sizes) >= 3 * min(sizes), "volumes should vary widely"
 
@@ -229,12 +256,15 @@ def test_index_lists_every_case(cases) -> None:
         for line in index.splitlines()
         if line.startswith("| ") and "---" not in line
     }
-    assert listed - {"case"} == set(cases)
+    assert listed - {"case"} == {name for name in cases if (CASES / name).is_dir()}
 
 
 def test_total_size_is_modest() -> None:
+    """Two families of cases (about 14 MB + 7 MB open, 7 MB sealed): a clone stays small and eval stays fast."""
     total = sum(p.stat().st_size for p in CASES.rglob("*") if p.is_file())
-    assert total < 15_000_000, f"{total / 1e6:.1f} MB"
+    assert total < 24_000_000, f"{total / 1e6:.1f} MB"
+    sealed = sum(p.stat().st_size for p in SEALED.rglob("*") if p.is_file())
+    assert sealed < 10_000_000, f"{sealed / 1e6:.1f} MB"
 
 
 def test_generator_is_deterministic_and_cases_are_current(tmp_path: Path) -> None:

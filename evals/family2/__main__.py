@@ -83,7 +83,9 @@ def render(dev_out: Path, sealed_out: Path, only: str | None, dry: bool) -> int:
             if show:
                 print(f"{src.id:52} {src.gold.primary:6} {src.dialect:18} spans={spans}")
         label = "dev" if show else "sealed test"
-        print(f"{label}: {sum(counts.values())} cases ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
+        print(
+            f"{label}: {sum(counts.values())} cases ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})"
+        )
     if not dry and not only and dev_out == CASES_DIR:
         write_index(CASES_DIR)
     return 0
@@ -93,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.family2", description=__doc__)
     parser.add_argument("--only", default=None, help="glob on case ids")
     parser.add_argument("--list", action="store_true", help="build and list, write nothing")
-    parser.add_argument("--dev-out", type=Path, default=CASES_DIR, help="where dev cases go (default evals/cases)")
+    parser.add_argument(
+        "--dev-out", type=Path, default=CASES_DIR, help="where dev cases go (default evals/cases)"
+    )
     parser.add_argument("--sealed-out", type=Path, default=SEALED_DIR, help="where sealed cases go")
     args = parser.parse_args(argv)
     try:

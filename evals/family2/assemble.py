@@ -37,8 +37,14 @@ def _changes(src: CaseSource) -> list[Change]:
     bump = src.noise.prompt_bump
     if bump:
         text = {"version": bump.version, "text": bump.text}
-        changes.append(Change(at=src.timeline.onset + duration(bump.at), label="prompt-bump",
-                              set={f"prompts.{bump.prompt}": text}, shows=None))
+        changes.append(
+            Change(
+                at=src.timeline.onset + duration(bump.at),
+                label="prompt-bump",
+                set={f"prompts.{bump.prompt}": text},
+                shows=None,
+            )
+        )
     return sorted(changes, key=lambda c: c.at)
 
 
@@ -108,13 +114,17 @@ def build(src: CaseSource) -> Built:
             if cause not in trace.steps:
                 raise CaseBuildError(f"{src.id}: bad exchange {ex.user[:40]!r} has no step {cause!r}")
             trace.cause_span = trace.steps[cause]
-        trace.markers = {c.label: trace.steps[c.shows] for c in changes
-                         if c.label in applied and c.shows and c.shows in trace.steps}
+        trace.markers = {
+            c.label: trace.steps[c.shows]
+            for c in changes
+            if c.label in applied and c.shows and c.shows in trace.steps
+        }
         traces.append(trace)
     side_rng = seeded("family2-neighbours", src.id)
     for use in src.noise.neighbours:
-        traces += neighbour_traces(use, src.timeline.onset, src.timeline.baseline[0], src.timeline.window[1],
-                                   ids, side_rng)
+        traces += neighbour_traces(
+            use, src.timeline.onset, src.timeline.baseline[0], src.timeline.window[1], ids, side_rng
+        )
     traces.sort(key=lambda tr: tr.start)
     return Built(src, traces, case_yaml(src, traces))
 
@@ -138,7 +148,9 @@ def _resolve(ref: str, src: CaseSource, traces: list[GTrace], bad: list[GTrace])
     """'bad:N' -> trace id; 'bad:N:step' -> that step's span id; 'healthy:N' likewise."""
     kind, _, rest = ref.partition(":")
     index, _, step = rest.partition(":")
-    pool = bad if kind == "bad" else [t for t in traces if t.label == "healthy" and t.service == src.app.service]
+    pool = (
+        bad if kind == "bad" else [t for t in traces if t.label == "healthy" and t.service == src.app.service]
+    )
     trace = pool[int(index)]
     if not step:
         return trace.trace_id
@@ -218,8 +230,12 @@ def case_yaml(src: CaseSource, traces: list[GTrace]) -> dict[str, Any]:
             "window_end": iso(src.timeline.window[1]),
             "severity": src.incident.severity,
             "reports": [
-                {"text": r.text.strip(), "timestamp": iso(onset + duration(r.after)), "author": r.author,
-                 "source": r.source}
+                {
+                    "text": r.text.strip(),
+                    "timestamp": iso(onset + duration(r.after)),
+                    "author": r.author,
+                    "source": r.source,
+                }
                 for r in reports
             ],
             "trace_ids": [_resolve(ref, src, traces, bad) for ref in src.incident.trace_ids],

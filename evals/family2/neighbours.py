@@ -64,23 +64,56 @@ def _trace(
     asked, answered = rng.choice(arch.pairs)
     root = GSpan(trace_id, ids.span_id(), None, arch.root, "chain", arch.service, t, t, input_value=asked)
     tool_start = t + timedelta(milliseconds=rng.randint(2, 20))
-    tool_end = tool_start + timedelta(milliseconds=rng.randint(30, 300) if not failed else rng.randint(2000, 9000))
-    tool = GSpan(trace_id, ids.span_id(), root.span_id, arch.tool, "tool", arch.service, tool_start, tool_end,
-                 tool_name=arch.tool, tool_args='{"ref": "%05d"}' % rng.randint(0, 99999))
+    tool_end = tool_start + timedelta(
+        milliseconds=rng.randint(30, 300) if not failed else rng.randint(2000, 9000)
+    )
+    tool = GSpan(
+        trace_id,
+        ids.span_id(),
+        root.span_id,
+        arch.tool,
+        "tool",
+        arch.service,
+        tool_start,
+        tool_end,
+        tool_name=arch.tool,
+        tool_args=f'{{"ref": "{rng.randint(0, 99999):05d}"}}',
+    )
     tool.status = "error" if failed else "ok"
     if failed:
         tool.error_type, tool.status_message = arch.error, arch.message
-        tool.events = [{"name": "exception", "time": tool_end,
-                        "attributes": {"exception.type": arch.error, "exception.message": arch.message}}]
+        tool.events = [
+            {
+                "name": "exception",
+                "time": tool_end,
+                "attributes": {"exception.type": arch.error, "exception.message": arch.message},
+            }
+        ]
     llm_start = tool_end + timedelta(milliseconds=rng.randint(2, 20))
     llm_end = llm_start + timedelta(milliseconds=rng.randint(500, 2500))
     llm = GSpan(
-        trace_id, ids.span_id(), root.span_id, f"chat {model}", "llm", arch.service, llm_start, llm_end,
-        provider=arch.provider, request_model=model, response_model=model,
-        temperature=round(rng.uniform(0.0, 0.8), 2), max_tokens=600, system=arch.system,
-        input_messages=[Msg("user", asked)], output_messages=[Msg("assistant", answered)],
-        finish_reason="stop", input_tokens=len(arch.system + asked) // 4, output_tokens=len(answered) // 4,
-        response_id=ids.token("chatcmpl-", 24), template_id=arch.prompt_id, template_version=version,
+        trace_id,
+        ids.span_id(),
+        root.span_id,
+        f"chat {model}",
+        "llm",
+        arch.service,
+        llm_start,
+        llm_end,
+        provider=arch.provider,
+        request_model=model,
+        response_model=model,
+        temperature=round(rng.uniform(0.0, 0.8), 2),
+        max_tokens=600,
+        system=arch.system,
+        input_messages=[Msg("user", asked)],
+        output_messages=[Msg("assistant", answered)],
+        finish_reason="stop",
+        input_tokens=len(arch.system + asked) // 4,
+        output_tokens=len(answered) // 4,
+        response_id=ids.token("chatcmpl-", 24),
+        template_id=arch.prompt_id,
+        template_version=version,
     )
     root.end = llm_end + timedelta(milliseconds=rng.randint(2, 30))
     root.output_value = answered

@@ -97,7 +97,9 @@ class Renderer:
     def _parent(self, ctx: _Ctx, step: StepDef) -> str:
         return ctx.steps.get(step.under or "root", ctx.steps["root"])
 
-    def trace(self, t: datetime, ex: Exchange, state: dict[str, Any], who: tuple[str, str], flags: Flags) -> GTrace:
+    def trace(
+        self, t: datetime, ex: Exchange, state: dict[str, Any], who: tuple[str, str], flags: Flags
+    ) -> GTrace:
         ctx = _Ctx(self.ids.trace_id(), who[0], who[1], t)
         draws = {k: self._draw(k, state) for k in self.app.sampling}
         root_attrs = dict(state["attrs"].get("root", {}))
@@ -135,6 +137,8 @@ class Renderer:
                 self._retrieval(ctx, key, step, value, ex, state)
             else:
                 self._generic(ctx, key, step, value, state)
+                if step.kind == "chain" and value.out and not answer:
+                    answer = value.out  # e.g. a cache hit answers without an llm call
         self._close_groups(ctx)
         root.end = ctx.now + timedelta(milliseconds=self.rng.randint(3, 30))
         root.output_value = answer
@@ -178,13 +182,17 @@ class Renderer:
         messages.append(Msg("user", user))
         return prompt, system, messages + ctx.tool_msgs
 
-    def _llm(self, ctx, key, step, value: LlmVal, ex, state, draws, flags: Flags, rest: list[str]) -> str | None:
+    def _llm(
+        self, ctx, key, step, value: LlmVal, ex, state, draws, flags: Flags, rest: list[str]
+    ) -> str | None:
         model = state["models"][step.model]
         draw = draws.get(step.sampling) or {"temperature": None, "top_p": None, "max_tokens": None}
         parent = self._parent(ctx, step)
         if flags.llm_retry:
             flags.llm_retry = False
-            failed = self._span(ctx, key + ":retry", f"chat {model['request']}", "llm", (80, 400), parent=parent)
+            failed = self._span(
+                ctx, key + ":retry", f"chat {model['request']}", "llm", (80, 400), parent=parent
+            )
             failed.provider, failed.request_model = model["provider"], model["request"]
             failed.status, failed.error_type = "error", "RateLimitError"
             failed.status_message = "Error code: 429 - rate limit exceeded, retry after 2s"
@@ -202,16 +210,30 @@ class Renderer:
                     call_id = self.ids.token("call_", 24)
                     ctx.planned[later] = call_id
                     args = step_value(self.app.steps[later], ex.values()[later]).args
-                    calls.append({"id": call_id, "name": self.app.steps[later].tool or later, "arguments": args})
+                    calls.append(
+                        {"id": call_id, "name": self.app.steps[later].tool or later, "arguments": args}
+                    )
             out = Msg("assistant", value.out or None, tool_calls=calls)
         span = self._span(
-            ctx, key, f"chat {model['request']}", "llm", LLM_MS if step.ms == (40, 400) else step.ms,
-            parent=parent, provider=model["provider"], request_model=model["request"],
-            response_model=model["response"], temperature=draw["temperature"], top_p=draw["top_p"],
-            max_tokens=draw["max_tokens"], system=system, input_messages=messages, output_messages=[out],
+            ctx,
+            key,
+            f"chat {model['request']}",
+            "llm",
+            LLM_MS if step.ms == (40, 400) else step.ms,
+            parent=parent,
+            provider=model["provider"],
+            request_model=model["request"],
+            response_model=model["response"],
+            temperature=draw["temperature"],
+            top_p=draw["top_p"],
+            max_tokens=draw["max_tokens"],
+            system=system,
+            input_messages=messages,
+            output_messages=[out],
             finish_reason="tool_calls" if step.plans else value.finish,
             input_tokens=tokens(system) + sum(tokens(m.content) for m in messages),
-            output_tokens=tokens(value.out), capture_content=state["capture_content"],
+            output_tokens=tokens(value.out),
+            capture_content=state["capture_content"],
             attrs={**state["attrs"].get(key, {}), **value.attrs},
         )
         span.response_id = self.ids.token("msg_" if model["provider"] == "anthropic" else "chatcmpl-", 24)
@@ -235,13 +257,30 @@ class Renderer:
         call_id = ctx.planned.get(key) or self.ids.token("call_", 24)
         common = {"tool_name": name, "tool_description": step.description, "tool_call_id": call_id}
         for error, message in attempts:
-            span = self._span(ctx, key + ":attempt", step.name or name, "tool", (900, 10000), parent=parent,
-                              tool_args=as_json(value.args), **common)
+            span = self._span(
+                ctx,
+                key + ":attempt",
+                step.name or name,
+                "tool",
+                (900, 10000),
+                parent=parent,
+                tool_args=as_json(value.args),
+                **common,
+            )
             span.status, span.error_type, span.status_message = "error", error, message
             span.events = [_exception(span.end, error, message)]
-        span = self._span(ctx, key, step.name or name, "tool", step.ms, parent=parent,
-                          tool_args=as_json(value.args), tool_result=as_json(value.result),
-                          attrs={**state["attrs"].get(key, {}), **value.attrs}, **common)
+        span = self._span(
+            ctx,
+            key,
+            step.name or name,
+            "tool",
+            step.ms,
+            parent=parent,
+            tool_args=as_json(value.args),
+            tool_result=as_json(value.result),
+            attrs={**state["attrs"].get(key, {}), **value.attrs},
+            **common,
+        )
         if value.error:
             span.status, span.error_type = "error", value.error
             span.status_message = value.message or value.error
@@ -254,23 +293,44 @@ class Renderer:
         else:
             ctx.notes.append(f"{name} returned: {content}")
 
-    def _retrieval(self, ctx: _Ctx, key: str, step: StepDef, value: RetrievalVal, ex: Exchange, state) -> None:
+    def _retrieval(
+        self, ctx: _Ctx, key: str, step: StepDef, value: RetrievalVal, ex: Exchange, state
+    ) -> None:
         score = round(self.rng.uniform(0.78, 0.93), 3)
         docs = []
         for doc_key in value.docs:
             doc = state["docs"][doc_key]
-            docs.append(Doc(doc_key, doc["content"], doc["source"], doc["updated_at"], score, dict(doc["extra"])))
+            docs.append(
+                Doc(doc_key, doc["content"], doc["source"], doc["updated_at"], score, dict(doc["extra"]))
+            )
             score = round(score - self.rng.uniform(0.02, 0.09), 3)
-        self._span(ctx, key, step.name or f"retrieve {step.source or key}", step.kind, step.ms,
-                   parent=self._parent(ctx, step), query=value.query or ex.user, documents=docs,
-                   data_source=step.source or key, capture_content=state["capture_content"],
-                   attrs={**state["attrs"].get(key, {}), **value.attrs})
+        self._span(
+            ctx,
+            key,
+            step.name or f"retrieve {step.source or key}",
+            step.kind,
+            step.ms,
+            parent=self._parent(ctx, step),
+            query=value.query or ex.user,
+            documents=docs,
+            data_source=step.source or key,
+            capture_content=state["capture_content"],
+            attrs={**state["attrs"].get(key, {}), **value.attrs},
+        )
         ctx.docs = docs if step.kind == "rerank" else ctx.docs + docs
 
     def _generic(self, ctx: _Ctx, key: str, step: StepDef, value: GenericVal, state) -> None:
-        span = self._span(ctx, key, step.name or key, step.kind, step.ms, parent=self._parent(ctx, step),
-                          input_value=value.in_, output_value=value.out,
-                          attrs={**state["attrs"].get(key, {}), **value.attrs})
+        span = self._span(
+            ctx,
+            key,
+            step.name or key,
+            step.kind,
+            step.ms,
+            parent=self._parent(ctx, step),
+            input_value=value.in_,
+            output_value=value.out,
+            attrs={**state["attrs"].get(key, {}), **value.attrs},
+        )
         if step.kind in ("agent", "chain"):
             span.end = span.start + timedelta(milliseconds=3)
             ctx.now = span.end
@@ -281,4 +341,8 @@ class Renderer:
 
 
 def _exception(at: datetime, kind: str, message: str) -> dict[str, Any]:
-    return {"name": "exception", "time": at, "attributes": {"exception.type": kind, "exception.message": message}}
+    return {
+        "name": "exception",
+        "time": at,
+        "attributes": {"exception.type": kind, "exception.message": message},
+    }
