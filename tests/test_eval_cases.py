@@ -267,15 +267,32 @@ def test_total_size_is_modest() -> None:
     assert sealed < 10_000_000, f"{sealed / 1e6:.1f} MB"
 
 
-def test_generator_is_deterministic_and_cases_are_current(tmp_path: Path) -> None:
-    """Regenerating two cases gives byte-identical files to the committed ones."""
+def test_case_data_files_regenerate_every_case_byte_for_byte(tmp_path: Path) -> None:
+    """The first family is data (evals/generator/cases/*.yaml, converted from the former scenario modules): rendering
+    every file gives byte-identical case folders to the committed ones, i.e. the same traces, ids and gold."""
     from evals.generator.__main__ import main
+    from evals.generator.load import all_cases
 
-    names = ["tutor-agrees-with-wrong-answers", "shop-assistant-quotes-100x-prices"]
+    assert main(["--out", str(tmp_path)]) == 0
+    names = [spec.id for spec in all_cases()]
+    assert len(names) >= 44
     for name in names:
-        assert main(["--out", str(tmp_path), "--only", name]) == 0
         committed = sorted(p.relative_to(CASES / name) for p in (CASES / name).rglob("*") if p.is_file())
         fresh = sorted(p.relative_to(tmp_path / name) for p in (tmp_path / name).rglob("*") if p.is_file())
         assert committed == fresh, name
         for rel in committed:
             assert (CASES / name / rel).read_bytes() == (tmp_path / name / rel).read_bytes(), f"{name}/{rel}"
+
+
+def test_a_bad_case_data_file_is_one_line_naming_the_file_and_field(tmp_path: Path) -> None:
+    from evals.generator.load import SOURCES, CaseDataError, load_case
+
+    source = SOURCES / "air-canada-bereavement-fare.yaml"
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    data["app"]["temprature"] = 0.3
+    bad = tmp_path / "air-canada-bereavement-fare.yaml"
+    bad.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(CaseDataError) as info:
+        load_case(bad)
+    message = str(info.value)
+    assert str(bad) in message and "app.temprature" in message and "\n" not in message

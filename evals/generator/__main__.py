@@ -13,7 +13,7 @@ import yaml
 from evals.generator.build import BuiltCase, build_case, span_count
 from evals.generator.ids import seeded
 from evals.generator.index import write_index
-from evals.generator.scenarios import all_cases
+from evals.generator.load import all_cases
 from evals.generator.writers import write_traces
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases"

@@ -6,10 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ConfigDict
+
 
 @dataclass
 class Doc:
     """A document of an application's corpus (as retrieved: with a score)."""
+
+    __pydantic_config__ = ConfigDict(
+        extra="forbid"
+    )  # validated from case data files (evals/generator/load.py)
 
     id: str
     content: str

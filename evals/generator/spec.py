@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ConfigDict
+
 from evals.generator.ir import Doc
+
+STRICT = ConfigDict(
+    extra="forbid"
+)  # the case data files are validated into these types (evals/generator/load.py)
 
 
 def ts(text: str) -> datetime:
@@ -16,6 +22,8 @@ def ts(text: str) -> datetime:
 
 @dataclass
 class Prompt:
+    __pydantic_config__ = STRICT
+
     version: str
     text: str | None  # None: nothing was sent as system instructions
 
@@ -23,6 +31,8 @@ class Prompt:
 @dataclass
 class Call:
     """A tool call inside an exchange; `error` is an error type (e.g. '503', 'TimeoutError')."""
+
+    __pydantic_config__ = STRICT
 
     name: str
     args: dict[str, Any]
@@ -43,6 +53,8 @@ class Ex:
     optional pipeline steps (asr transcript, guardrail verdict, cache hit, router decision, context budget...).
     """
 
+    __pydantic_config__ = STRICT
+
     user: str
     answer: str
     docs: list[str] = field(default_factory=list)  # corpus keys, rank order
@@ -61,6 +73,8 @@ class Ex:
 class Change:
     """From `at` on, the application state takes `updates` (on a `share` of traffic when below 1)."""
 
+    __pydantic_config__ = STRICT
+
     at: datetime
     updates: dict[str, Any]
     label: str = ""  # names the change for gold markers ("model", "prompt", ...)
@@ -69,6 +83,8 @@ class Change:
 
 @dataclass
 class App:
+    __pydantic_config__ = STRICT
+
     service: str
     pipeline: list[str]  # steps: asr, cache, router, embed, retrieve, rerank, context, llm, guardrail, post
     root: str = "chain"  # http | chain | agent
@@ -101,6 +117,8 @@ class App:
 
 @dataclass
 class ReportSpec:
+    __pydantic_config__ = STRICT
+
     text: str
     after: timedelta  # after the onset
     author: str
@@ -110,6 +128,8 @@ class ReportSpec:
 @dataclass
 class SideService:
     """Another service in the same export, where a red-herring model change lives."""
+
+    __pydantic_config__ = STRICT
 
     service: str
     pool: str  # name of a side pool in noise.SIDE_POOLS
@@ -123,6 +143,8 @@ class SideService:
 
 @dataclass
 class Noise:
+    __pydantic_config__ = STRICT
+
     prompt_bump: timedelta | None = timedelta(days=-3)  # harmless template edit, relative to window start
     prompt_bump_text: str | None = None  # the edited prompt; default: a cosmetic edit of the current one
     prompt_bump_version: str | None = None
@@ -134,6 +156,8 @@ class Noise:
 
 @dataclass
 class CaseSpec:
+    __pydantic_config__ = STRICT
+
     id: str
     split: str
     difficulty: str
