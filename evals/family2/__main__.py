@@ -8,34 +8,21 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import shutil
 import sys
 from collections import Counter
 from pathlib import Path
 
-import yaml
-
 from evals.family2.assemble import Built, CaseBuildError, build
 from evals.family2.schema import CaseSource, SourceError, load_source
+from evals.generator.folder import write_case_folder
 from evals.generator.ids import seeded
 from evals.generator.index import write_index
-from evals.generator.writers import write_traces
 
 EVALS = Path(__file__).resolve().parent.parent
 DEV_SOURCES = EVALS / "family2" / "cases"
 SEALED_SOURCES = EVALS / "sealed" / "sources"
 CASES_DIR = EVALS / "cases"
 SEALED_DIR = EVALS / "sealed"
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-_Dumper.add_representer(
-    str,
-    lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style="|" if "\n" in v else None),
-)
 
 
 def sources(folder: Path, split: str, only: str | None = None) -> list[CaseSource]:
@@ -53,18 +40,10 @@ def sources(folder: Path, split: str, only: str | None = None) -> list[CaseSourc
 
 def write_case(built: Built, root: Path) -> list[Path]:
     src = built.src
-    folder = root / src.id
-    if folder.exists():
-        shutil.rmtree(folder)
-    (folder / "traces").mkdir(parents=True)
-    text = yaml.dump(built.case, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
-    (folder / "case.yaml").write_text(text, encoding="utf-8")
     rng = seeded("family2-versions", src.id)
     services = sorted({t.service for t in built.traces})
     versions = {s: f"{rng.randint(1, 9)}.{rng.randint(0, 40)}.{rng.randint(0, 12)}" for s in services}
-    workflows = {t.service: t.spans[0].name for t in built.traces}
-    spans = [span for t in built.traces for span in t.spans]
-    return write_traces(spans, folder / "traces", src.dialect, src.transport, versions, workflows=workflows)
+    return write_case_folder(root / src.id, built.case, built.traces, src.dialect, src.transport, versions)
 
 
 def render(dev_out: Path, sealed_out: Path, only: str | None, dry: bool) -> int:

@@ -4,53 +4,30 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import shutil
 import sys
 from pathlib import Path
 
-import yaml
-
 from evals.generator.build import BuiltCase, build_case, span_count
+from evals.generator.folder import write_case_folder
 from evals.generator.ids import seeded
 from evals.generator.index import write_index
 from evals.generator.load import all_cases
-from evals.generator.writers import write_traces
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
 def write_case(built: BuiltCase, root: Path) -> list[Path]:
     spec = built.spec
-    folder = root / spec.id
-    if folder.exists():
-        shutil.rmtree(folder)
-    (folder / "traces").mkdir(parents=True)
-    text = yaml.dump(built.case, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
-    (folder / "case.yaml").write_text(text, encoding="utf-8")
     rng = seeded("versions", spec.id)
     services = sorted({tr.service for tr in built.traces})
     versions = {s: f"{rng.randint(1, 4)}.{rng.randint(0, 30)}.{rng.randint(0, 9)}" for s in services}
-    workflows = {tr.service: tr.spans[0].name for tr in built.traces}
-    spans = [span for tr in built.traces for span in tr.spans]
-    return write_traces(
-        spans,
-        folder / "traces",
+    return write_case_folder(
+        root / spec.id,
+        built.case,
+        built.traces,
         spec.dialect,
         spec.transport,
         versions,
-        workflows=workflows,
         legacy_events="legacy-events" in spec.tags,
     )
 

@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from evals.generator.folder import dump_yaml
 from evals.generator.load import SOURCES
 
 
@@ -54,17 +53,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
-
-
-_Dumper.add_representer(str, _str)
-
-
 def main(out: Path = SOURCES) -> int:
     from evals.generator.scenarios import all_cases  # the modules being converted
 
@@ -73,7 +61,7 @@ def main(out: Path = SOURCES) -> int:
         old.unlink()
     specs = all_cases()
     for spec in specs:
-        text = yaml.dump(plain(spec), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
+        text = dump_yaml(plain(spec))
         (out / f"{spec.id}.yaml").write_text(text, encoding="utf-8")
     print(f"{len(specs)} case files in {out}")
     return 0
