@@ -313,9 +313,13 @@ def test_case_data_files_regenerate_every_case_byte_for_byte(tmp_path: Path) -> 
     for name in names:
         committed = sorted(p.relative_to(CASES / name) for p in (CASES / name).rglob("*") if p.is_file())
         fresh = sorted(p.relative_to(tmp_path / name) for p in (tmp_path / name).rglob("*") if p.is_file())
-        assert committed == fresh, name
+        hint = (
+            f"evals/generator/cases/{name}.yaml no longer renders evals/cases/{name}: change the data file, not the "
+            "case folder, then run python -m evals.generator"
+        )
+        assert committed == fresh, hint
         for rel in committed:
-            assert (CASES / name / rel).read_bytes() == (tmp_path / name / rel).read_bytes(), f"{name}/{rel}"
+            assert (CASES / name / rel).read_bytes() == (tmp_path / name / rel).read_bytes(), f"{rel}: {hint}"
 
 
 def test_a_bad_case_data_file_is_one_line_naming_the_file_and_field(tmp_path: Path) -> None:
