@@ -1,5 +1,5 @@
 """Entry points other areas call (CLI, Slack, evals, pattern mining): draft an incident, resume a review,
-load an incident file."""
+load an incident file, replay a stored trace's LLM request."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -23,6 +23,9 @@ from agent.graph import compile_graph
 from agent.models import Draft, Incident
 from agent.settings import Settings, get_settings
 from agent.state import CHECKPOINT_TYPES, AgentContext, ReviewDecision, RunOptions
+
+if TYPE_CHECKING:
+    from agent.llm.replay import ReplayReport
 
 ResultStatus = Literal["done", "awaiting_review", "published", "rejected"]
 
@@ -231,3 +234,81 @@ def pending_reviews(settings: Settings | None = None) -> list[str]:
         # read the whole listing first: the saver's lock is held while its generator is open
         threads = list(dict.fromkeys(item.config["configurable"]["thread_id"] for item in saver.list(None)))
         return [t for t in threads if "review" in graph.get_state({"configurable": {"thread_id": t}}).next]
+
+
+# -- replay ----------------------------------------------------------------------------------------------------
+class ReplayRequest(BaseModel):
+    """Re-send the LLM request captured in a stored trace n times (the options of `postmortem replay`)."""
+
+    trace_id: str
+    n: int = 20
+    span: str | None = None  # the LLM span to replay; default the trace's last
+    pattern: str | None = None  # recurrence = the output contains this; None = cosine to the recorded output
+    regex: bool = False
+    threshold: float = 0.8
+    provider: str | None = None  # default POSTMORTEM_PROVIDER
+    model: str | None = None  # override the recorded model
+    concurrency: int = 1
+
+
+def _replay_provider(settings: Settings, name: str | None) -> Any:
+    from agent.providers import ProviderError, get_provider
+
+    try:
+        chosen = get_provider(settings, name)
+    except ValueError as exc:
+        raise UserError(f"--provider: {exc}") from None
+    except ProviderError as exc:
+        raise UserError(f"replay needs a working provider: {exc.reason}") from None
+    if chosen is None:
+        raise UserError(
+            "replay needs a provider: set POSTMORTEM_PROVIDER or pass --provider (offline cannot replay)"
+        )
+    return chosen
+
+
+def _replay_embed(settings: Settings) -> Any:
+    """The sentence embedder that judges recurrence by similarity."""
+    import numpy as np
+
+    from retrieval.embeddings import get_embedding_function
+
+    embedder = get_embedding_function(settings.embedder, settings.cache_dir)
+    embed_fn = getattr(embedder, "embed", None)
+    return embed_fn if callable(embed_fn) else (lambda texts: np.asarray(embedder(texts)))
+
+
+def replay_trace(request: ReplayRequest, settings: Settings | None = None) -> ReplayReport:
+    """The ReplayReport of re-sending a stored trace's LLM request. UserError for a bad request (no provider,
+    unknown trace or span, bad pattern), Failure when every call failed."""
+    import re
+
+    from agent.errors import Failure
+    from agent.llm.replay import pick_span, replay
+    from agent.store_factory import open_store
+
+    settings = settings or get_settings()
+    chosen = _replay_provider(settings, request.provider)
+    if request.regex and request.pattern:
+        try:
+            re.compile(request.pattern)
+        except re.error as exc:
+            raise UserError(f"--pattern: not a valid regular expression: {exc}") from None
+    store = open_store(settings)
+    spans = store.get_trace(request.trace_id)
+    if not spans:
+        raise UserError(f"trace {request.trace_id}: not found in the store at {store.location}")
+    try:
+        target = pick_span(spans, request.span)
+    except ValueError as exc:
+        raise UserError(f"trace {request.trace_id}: {exc}") from None
+    embed = _replay_embed(settings) if request.pattern is None else None
+    options = request.model_dump(include={"n", "pattern", "regex", "threshold", "model", "concurrency"})
+    try:
+        report = replay(chosen, target, embed=embed, **options)
+    except ValueError as exc:
+        raise UserError(f"span {target.span_id}: {exc}") from None
+    if report.completed == 0:
+        reason = next((r.error for r in report.runs if r.error), "no call succeeded")
+        raise Failure(f"replay of span {target.span_id}: every call failed: {reason}")
+    return report

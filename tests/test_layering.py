@@ -148,3 +148,19 @@ def test_every_marked_detector_is_in_the_explicit_list():
     listed = {f"{f.__module__}.{f.__name__}" for f in DETECTORS}
     assert len(marked) >= 10, marked  # the walk found the detectors
     assert set(marked) == listed, f"marked but not listed: {set(marked) - listed}"
+
+
+def test_functions_fit_in_a_head():
+    """No function of the agent, retrieval or the eval harness runs past 80 lines (the case generators'
+    scenario functions are declarations of data, and exempt)."""
+    long = []
+    for path in _sources():
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith("evals/generator/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                if length > 80:
+                    long.append(f"{rel}:{node.lineno} {node.name} ({length} lines)")
+    assert not long, "functions over 80 lines:\n" + "\n".join(long)

@@ -195,9 +195,104 @@ def _token_problem(name: str, value: str, prefix: str) -> str | None:
     return f"{name} should start with {prefix}, but {seen}"
 
 
-def check_slack(settings: Any, config_file: Any) -> list[Check]:
+Issue = tuple[str, str]  # (what is wrong, how to fix it)
+
+
+def _bot_and_url_issues(settings: Any, bot: str | None) -> list[Issue]:
+    """What stops both modes: the bot token, and a bad SLACK_API_URL."""
+    issues: list[Issue] = []
+    if not bot:
+        issues.append(
+            (
+                "SLACK_BOT_TOKEN is not set",
+                "set SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-...): api.slack.com/apps > your app > OAuth & Permissions",
+            )
+        )
+    elif problem := _token_problem("SLACK_BOT_TOKEN", bot, "xoxb-"):
+        issues.append(
+            (problem, "set SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-...) from OAuth & Permissions")
+        )
+    if settings.slack_api_url:
+        parsed = urlparse(settings.slack_api_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            issues.append(
+                (
+                    f"SLACK_API_URL {settings.slack_api_url!r} is not a URL",
+                    "unset SLACK_API_URL to talk to slack.com, or give http(s)://host/api/",
+                )
+            )
+    return issues
+
+
+def _http_issues(secret: str | None) -> list[Issue]:
+    """What stops HTTP mode: the signing secret."""
+    if not secret:
+        return [
+            (
+                "SLACK_SIGNING_SECRET is not set",
+                "set SLACK_SIGNING_SECRET to the Signing Secret: your app > Basic Information > App Credentials",
+            )
+        ]
+    if secret.startswith(("xox", "xapp-")):
+        return [
+            (
+                "SLACK_SIGNING_SECRET holds a token, not the signing secret",
+                "set SLACK_SIGNING_SECRET to the Signing Secret from Basic Information > App Credentials",
+            )
+        ]
+    return []
+
+
+def _socket_issues(app_token: str | None) -> list[Issue]:
+    """What stops Socket Mode: the app-level token."""
+    if not app_token:
+        return [
+            (
+                "SLACK_APP_TOKEN is not set",
+                "for Socket Mode, set SLACK_APP_TOKEN to an app-level token with connections:write (Basic Information > App-Level Tokens)",
+            )
+        ]
+    if problem := _token_problem("SLACK_APP_TOKEN", app_token, "xapp-"):
+        return [(problem, "set SLACK_APP_TOKEN to an app-level token (xapp-...) from Basic Information")]
+    return []
+
+
+def _mode_checks(modes: dict[str, tuple[str, list[Issue]]]) -> list[Check]:
+    """One check per mode; a mode that cannot start only warns when the other one can."""
+    any_ready = any(not issues for _, issues in modes.values())
+    checks: list[Check] = []
+    for name, (label, issues) in modes.items():
+        if not issues:
+            checks.append(Check(name=name, status="ok", detail=f"{label}: credentials set"))
+            continue
+        checks.append(
+            Check(
+                name=name,
+                status="warn" if any_ready else "fail",  # one working mode is enough
+                detail=f"{label} cannot start: " + "; ".join(issue for issue, _ in issues),
+                fix="; ".join(dict.fromkeys(fix for _, fix in issues)),
+            )
+        )
+    return checks
+
+
+def _channels_check(config_file: Any) -> Check:
     from agent.slack.config import ConfigError, load_config
 
+    try:
+        config = load_config(config_file)
+    except ConfigError as exc:
+        return Check(
+            name="slack channels",
+            status="fail",
+            detail=str(exc),
+            fix="list the channels the bot answers in and their services; `postmortem slack config --example` prints a template",
+        )
+    rules = ", ".join(f"{cid} -> {', '.join(rule.services)}" for cid, rule in config.channels.items())
+    return Check(name="slack channels", status="ok", detail=f"{config_file}: {rules}")
+
+
+def check_slack(settings: Any, config_file: Any) -> list[Check]:
     bot, secret, app_token = (
         _secret(settings.slack_bot_token),
         _secret(settings.slack_signing_secret),
@@ -211,86 +306,12 @@ def check_slack(settings: Any, config_file: Any) -> list[Check]:
                 detail="not configured (needed only for `postmortem slack serve`)",
             )
         ]
-    checks: list[Check] = []
-    problems: list[tuple[str, str]] = []  # (what is wrong, how to fix it)
-    if not bot:
-        problems.append(
-            (
-                "SLACK_BOT_TOKEN is not set",
-                "set SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-...): api.slack.com/apps > your app > OAuth & Permissions",
-            )
-        )
-    elif problem := _token_problem("SLACK_BOT_TOKEN", bot, "xoxb-"):
-        problems.append(
-            (problem, "set SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-...) from OAuth & Permissions")
-        )
-    http: list[tuple[str, str]] = []
-    if not secret:
-        http.append(
-            (
-                "SLACK_SIGNING_SECRET is not set",
-                "set SLACK_SIGNING_SECRET to the Signing Secret: your app > Basic Information > App Credentials",
-            )
-        )
-    elif secret.startswith(("xox", "xapp-")):
-        http.append(
-            (
-                "SLACK_SIGNING_SECRET holds a token, not the signing secret",
-                "set SLACK_SIGNING_SECRET to the Signing Secret from Basic Information > App Credentials",
-            )
-        )
-    socket: list[tuple[str, str]] = []
-    if not app_token:
-        socket.append(
-            (
-                "SLACK_APP_TOKEN is not set",
-                "for Socket Mode, set SLACK_APP_TOKEN to an app-level token with connections:write (Basic Information > App-Level Tokens)",
-            )
-        )
-    elif problem := _token_problem("SLACK_APP_TOKEN", app_token, "xapp-"):
-        socket.append(
-            (problem, "set SLACK_APP_TOKEN to an app-level token (xapp-...) from Basic Information")
-        )
-    if settings.slack_api_url:
-        parsed = urlparse(settings.slack_api_url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            problems.append(
-                (
-                    f"SLACK_API_URL {settings.slack_api_url!r} is not a URL",
-                    "unset SLACK_API_URL to talk to slack.com, or give http(s)://host/api/",
-                )
-            )
+    common = _bot_and_url_issues(settings, bot)
     modes = {
-        "slack http": ("HTTP mode (`slack serve`)", problems + http),
-        "slack socket": ("Socket Mode (`slack serve --socket`)", problems + socket),
+        "slack http": ("HTTP mode (`slack serve`)", common + _http_issues(secret)),
+        "slack socket": ("Socket Mode (`slack serve --socket`)", common + _socket_issues(app_token)),
     }
-    any_ready = any(not issues for _, issues in modes.values())
-    for name, (label, issues) in modes.items():
-        if not issues:
-            checks.append(Check(name=name, status="ok", detail=f"{label}: credentials set"))
-            continue
-        checks.append(
-            Check(
-                name=name,
-                status="warn" if any_ready else "fail",  # one working mode is enough
-                detail=f"{label} cannot start: " + "; ".join(issue for issue, _ in issues),
-                fix="; ".join(dict.fromkeys(fix for _, fix in issues)),
-            )
-        )
-    try:
-        config = load_config(config_file)
-        rules = ", ".join(f"{cid} -> {', '.join(rule.services)}" for cid, rule in config.channels.items())
-        checks.append(Check(name="slack channels", status="ok", detail=f"{config_file}: {rules}"))
-    except ConfigError as exc:
-        checks.append(
-            Check(
-                name="slack channels",
-                status="fail",
-                detail=str(exc),
-                fix="list the channels the bot answers in and their services; `postmortem slack config --example` prints a template",
-            )
-        )
-    return checks
+    return [*_mode_checks(modes), _channels_check(config_file)]
 
 
 def check_slack_online(settings: Any) -> Check:

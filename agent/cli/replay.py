@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agent.cli.common import console, print_json
-from agent.errors import Failure, UserError
 from agent.settings import get_settings
 
 if TYPE_CHECKING:
@@ -41,64 +40,20 @@ def replay_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Re-send a captured request with its recorded settings and report how often the failure recurs."""
-    import numpy as np
+    from agent.api import ReplayRequest, replay_trace
 
-    from agent.llm.replay import pick_span, replay
-    from agent.providers import ProviderError, get_provider
-    from agent.store_factory import open_store
-
-    settings = get_settings()
-    try:
-        chosen = get_provider(settings, provider)
-    except ValueError as exc:
-        raise UserError(f"--provider: {exc}") from None
-    except ProviderError as exc:
-        raise UserError(f"replay needs a working provider: {exc.reason}") from None
-    if chosen is None:
-        raise UserError(
-            "replay needs a provider: set POSTMORTEM_PROVIDER or pass --provider (offline cannot replay)"
-        )
-    if regex and pattern:
-        import re
-
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise UserError(f"--pattern: not a valid regular expression: {exc}") from None
-
-    store = open_store(settings)
-    spans = store.get_trace(trace_id)
-    if not spans:
-        raise UserError(f"trace {trace_id}: not found in the store at {store.location}")
-    try:
-        target = pick_span(spans, span)
-    except ValueError as exc:
-        raise UserError(f"trace {trace_id}: {exc}") from None
-
-    embed = None
-    if pattern is None:
-        from retrieval.embeddings import get_embedding_function
-
-        embedder = get_embedding_function(settings.embedder, settings.cache_dir)
-        embed_fn = getattr(embedder, "embed", None)
-        embed = embed_fn if callable(embed_fn) else (lambda texts: np.asarray(embedder(texts)))
-    try:
-        report = replay(
-            chosen,
-            target,
-            n=n,
-            pattern=pattern,
-            regex=regex,
-            threshold=threshold,
-            embed=embed,
-            model=model,
-            concurrency=concurrency,
-        )
-    except ValueError as exc:
-        raise UserError(f"span {target.span_id}: {exc}") from None
-    if report.completed == 0:
-        reason = next((r.error for r in report.runs if r.error), "no call succeeded")
-        raise Failure(f"replay of span {target.span_id}: every call failed: {reason}")
+    request = ReplayRequest(
+        trace_id=trace_id,
+        n=n,
+        span=span,
+        pattern=pattern,
+        regex=regex,
+        threshold=threshold,
+        provider=provider,
+        model=model,
+        concurrency=concurrency,
+    )
+    report = replay_trace(request, get_settings())
     if as_json:
         print_json(report)
     else:

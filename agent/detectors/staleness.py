@@ -14,7 +14,7 @@ from agent.detectors.changes import Change, find_changes, score_change
 from agent.detectors.common import make, pct, system_text, when
 from agent.detectors.prompt_change import instructions_key, route_of, static_units
 from agent.detectors.retrieval import source_key
-from agent.detectors.stats import associate
+from agent.detectors.stats import Association, associate
 from agent.models import Finding, doc_ref, span_ref
 from retrieval.trace import Document, Span
 
@@ -208,6 +208,7 @@ def _change_finding(ctx: DetectorContext, key: str, rows: list, change: Change) 
 
 
 def _implicated(ctx: DetectorContext, by_key: dict[str, list], reported: set[str]) -> list[Finding]:
+    """Documents in the context of the bad answers (not already reported as changed), with why each looks stale."""
     if not ctx.flags:
         return []
     changes = mentioned_dates(ctx)
@@ -216,17 +217,50 @@ def _implicated(ctx: DetectorContext, by_key: dict[str, list], reported: set[str
     if ctx.window_start and ctx.window_end:
         first, last = ctx.window_start.date(), ctx.window_end.date()
         changes = [c for c in changes if not first <= c <= last]
+    # a mentioned date on which the service's own prompt or model changed dates that change, not the data
+    changes = [c for c in changes if c not in explained]
+    newest, families = _newest_versions(by_key)
+    candidates = _bad_context_candidates(ctx, by_key, reported)
+    # documents that merely share the topic of the bad answers ride along with the one that drives them:
+    # keep those nearly as specific to bad answers as the most specific one
+    best = max((a.with_flag / a.with_n for _, _, a in candidates), default=0.0)
+    findings = []
+    for key, win_rows, assoc in candidates:
+        bad_rows = [(s, i, d) for s, i, d in win_rows if ctx.is_flagged(s)]
+        s, i, d = bad_rows[0]
+        updated = parse_date(d.updated_at)
+        reasons = _stale_reasons(key, updated, newest, families, changes)
+        peers = [x for t in {r[0].trace_id for r in bad_rows} for _, _, o in ctx.documents_for(ctx.answer_of(t))
+                 if o.source != d.source and (x := parse_date(o.updated_at))]  # fmt: skip
+        strength = (0.25 + 0.6 * assoc.score) if reasons else (0.05 + 0.15 * assoc.score)
+        if reasons and updated and peers and (sorted(peers)[len(peers) // 2] - updated).days > 180:
+            # supports, never alone
+            reasons.append("it is much older than the documents retrieved alongside it")
+            strength *= 1.1
+        if assoc.with_flag / assoc.with_n < 0.8 * best:
+            strength *= 0.3
+        findings.append(_implicated_finding(key, s.span_id, i, updated, reasons, strength, assoc))
+    return findings
+
+
+def _newest_versions(by_key: dict[str, list]) -> tuple[dict[str, date], dict[str, tuple[date, str]]]:
+    """The newest update of each document, and the newest copy of each document family (a dated or archived
+    copy of one document under another path)."""
     newest: dict[str, date] = {}
     for key, rows in by_key.items():
         dates = [x for _, _, d in rows if (x := parse_date(d.updated_at))]
         if dates:
             newest[key] = max(dates)
-    # the newest copy of each document family (a dated or archived copy of one document under another path)
     families: dict[str, tuple[date, str]] = {}
     for key, day in newest.items():
         fam = family_of(key)
         if fam not in families or day > families[fam][0]:
             families[fam] = (day, key)
+    return newest, families
+
+
+def _bad_context_candidates(ctx: DetectorContext, by_key: dict[str, list], reported: set[str]) -> list[tuple]:
+    """(key, window rows, association) of the documents whose presence in context goes with bad answers."""
     candidates = []
     for key, rows in by_key.items():
         if key in reported:
@@ -235,59 +269,55 @@ def _implicated(ctx: DetectorContext, by_key: dict[str, list], reported: set[str
         assoc = associate(ctx, ctx.answers, {s.trace_id for s, _, _ in win_rows})
         if assoc.with_flag >= 3 and assoc.score >= 0.25:
             candidates.append((key, win_rows, assoc))
-    # documents that merely share the topic of the bad answers ride along with the one that drives them:
-    # keep those nearly as specific to bad answers as the most specific one
-    best = max((a.with_flag / a.with_n for _, _, a in candidates), default=0.0)
-    findings = []
-    for key, win_rows, assoc in candidates:
-        precision = assoc.with_flag / assoc.with_n
-        bad_rows = [(s, i, d) for s, i, d in win_rows if ctx.is_flagged(s)]
-        s, i, d = bad_rows[0]
-        updated = parse_date(d.updated_at)
-        reasons = []
-        if updated and newest.get(key) and newest[key] > updated:
-            reasons.append(f"a newer version (updated {newest[key]}) exists")
-        elif (
-            updated
-            and (sibling := families.get(family_of(key)))
-            and sibling[0] > updated
-            and sibling[1] != key
-        ):
-            reasons.append(f"a newer copy of the same document exists ({sibling[1]}, updated {sibling[0]})")
-        if archived(key):
-            reasons.append(f"its path marks it as {archived(key)}")
-        # a mentioned date on which the service's own prompt or model changed dates that change, not the data
-        later = [c for c in changes if updated and c > updated and c not in explained]
-        if later:
-            reasons.append(f"it predates {max(later)}, a date the incident mentions")
-        peers = [x for t in {r[0].trace_id for r in bad_rows} for _, _, o in ctx.documents_for(ctx.answer_of(t))
-                 if o.source != d.source and (x := parse_date(o.updated_at))]  # fmt: skip
-        strength = (0.25 + 0.6 * assoc.score) if reasons else (0.05 + 0.15 * assoc.score)
-        if reasons and updated and peers and (sorted(peers)[len(peers) // 2] - updated).days > 180:
-            # supports, never alone
-            reasons.append("it is much older than the documents retrieved alongside it")
-            strength *= 1.1
-        if precision < 0.8 * best:
-            strength *= 0.3
-        findings.append(
-            make(
-                NAME,
-                f"Document {key}"
-                + (f" (updated {updated})" if updated else "")
-                + f" was in the context of {assoc.with_flag} bad answers"
-                + (": " + "; ".join(reasons) if reasons else ""),
-                strength=strength,
-                layer_hint="data",
-                evidence=[doc_ref(s.span_id, i)],
-                detail=(
-                    f"Answers with {key} in context were flagged {pct(assoc.with_flag / assoc.with_n)} of the time, "
-                    f"others {pct(assoc.without_flag / assoc.without_n) if assoc.without_n else 'n/a'}."
-                ),
-                kind="stale_in_context" if reasons else "in_bad_context",
-                source=key,
-                updated_at=str(updated) if updated else None,
-                stale_reasons=reasons,
-                **assoc.as_data(),
-            )
-        )
-    return findings
+    return candidates
+
+
+def _stale_reasons(
+    key: str,
+    updated: date | None,
+    newest: dict[str, date],
+    families: dict[str, tuple[date, str]],
+    changes: list[date],
+) -> list[str]:
+    """Why the copy in context looks stale: a newer version or copy, an archive path, a later mentioned change."""
+    reasons = []
+    if updated and newest.get(key) and newest[key] > updated:
+        reasons.append(f"a newer version (updated {newest[key]}) exists")
+    elif updated and (sibling := families.get(family_of(key))) and sibling[0] > updated and sibling[1] != key:
+        reasons.append(f"a newer copy of the same document exists ({sibling[1]}, updated {sibling[0]})")
+    if archived(key):
+        reasons.append(f"its path marks it as {archived(key)}")
+    later = [c for c in changes if updated and c > updated]
+    if later:
+        reasons.append(f"it predates {max(later)}, a date the incident mentions")
+    return reasons
+
+
+def _implicated_finding(
+    key: str,
+    span_id: str,
+    index: int,
+    updated: date | None,
+    reasons: list[str],
+    strength: float,
+    assoc: Association,
+) -> Finding:
+    return make(
+        NAME,
+        f"Document {key}"
+        + (f" (updated {updated})" if updated else "")
+        + f" was in the context of {assoc.with_flag} bad answers"
+        + (": " + "; ".join(reasons) if reasons else ""),
+        strength=strength,
+        layer_hint="data",
+        evidence=[doc_ref(span_id, index)],
+        detail=(
+            f"Answers with {key} in context were flagged {pct(assoc.with_flag / assoc.with_n)} of the time, "
+            f"others {pct(assoc.without_flag / assoc.without_n) if assoc.without_n else 'n/a'}."
+        ),
+        kind="stale_in_context" if reasons else "in_bad_context",
+        source=key,
+        updated_at=str(updated) if updated else None,
+        stale_reasons=reasons,
+        **assoc.as_data(),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent.patterns.schema import LAYER_ORDER, PatternsReport, Quality, Tally
+from agent.patterns.schema import LAYER_ORDER, Cluster, PatternsReport, Quality, Tally
 from agent.patterns.views import Group
 
 _TREND = {"rising": "▲ rising", "falling": "▼ falling", "steady": "▬ steady", "too few": "· too few"}
@@ -91,6 +91,28 @@ def render_markdown(
     lines = ["# Incident patterns", "", corpus_line(report) + ".", ""]
     if groups:
         lines += groups_lines(groups, by)
+    lines += _clusters_lines(report, cite_limit)
+    lines += _layers_lines(report, cite_limit)
+    lines += _months_and_factors_lines(report, cite_limit)
+    lines += _actions_lines(report)
+    lines += _tally_table("Top services", report.services)
+    lines += _tally_table("Top deployers", report.deployers)
+    if report.quality:
+        lines += ["## Quality", "", *quality_lines(report.quality), ""]
+    if report.credits:
+        lines += [
+            "## Credits",
+            "",
+            *report.credits,
+            "Derived content is shared under the same license (CC BY-SA 4.0).",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _clusters_lines(report: PatternsReport, cite_limit: int | None) -> list[str]:
+    """The clustering method, the clusters table, then one paragraph per cluster."""
+    lines: list[str] = []
     if report.clusters:
         lines += [f"Clustering: {report.method}; k = {report.k}.", ""]
     if report.recent_window:
@@ -111,28 +133,41 @@ def render_markdown(
         )
     lines.append("")
     for c in report.clusters:
-        lines += [f"### {c.id}. {c.label}", ""]
-        lines.append(f"- **Size**: {c.size}; **terms**: {', '.join(c.terms) or '—'}")
-        lines.append(f"- **Layers**: {layer_mix(c.layers)}")
-        by_period = ", ".join(f"{p}: {n}" for p, n in c.by_period.items())
-        lines.append(
-            f"- **Trend**: {trend_text(c.trend)} (recent share {c.recent_share:.1%}, before {c.earlier_share:.1%})"
-            + (f"; per {report.period_unit}: {by_period}" if by_period else "")
-        )
-        if c.services:
-            lines.append("- **Services**: " + "; ".join(f"{s.name} ({s.count})" for s in c.services))
-        if c.factors:
-            lines.append("- **Factors**: " + "; ".join(f"{f.name} ({f.count})" for f in c.factors))
-        lines.append("- **Typical**: " + "; ".join(cell(t) for t in c.examples))
-        lines += [f"- **Incidents**: {cites(c.incidents, cite_limit)}", ""]
-    lines += ["## Layer mix", "", "| layer | incidents | cited |", "|---|---|---|"]
+        lines += _cluster_lines(report, c, cite_limit)
+    return lines
+
+
+def _cluster_lines(report: PatternsReport, c: Cluster, cite_limit: int | None) -> list[str]:
+    lines = [f"### {c.id}. {c.label}", ""]
+    lines.append(f"- **Size**: {c.size}; **terms**: {', '.join(c.terms) or '—'}")
+    lines.append(f"- **Layers**: {layer_mix(c.layers)}")
+    by_period = ", ".join(f"{p}: {n}" for p, n in c.by_period.items())
+    lines.append(
+        f"- **Trend**: {trend_text(c.trend)} (recent share {c.recent_share:.1%}, before {c.earlier_share:.1%})"
+        + (f"; per {report.period_unit}: {by_period}" if by_period else "")
+    )
+    if c.services:
+        lines.append("- **Services**: " + "; ".join(f"{s.name} ({s.count})" for s in c.services))
+    if c.factors:
+        lines.append("- **Factors**: " + "; ".join(f"{f.name} ({f.count})" for f in c.factors))
+    lines.append("- **Typical**: " + "; ".join(cell(t) for t in c.examples))
+    return [*lines, f"- **Incidents**: {cites(c.incidents, cite_limit)}", ""]
+
+
+def _layers_lines(report: PatternsReport, cite_limit: int | None) -> list[str]:
+    lines = ["## Layer mix", "", "| layer | incidents | cited |", "|---|---|---|"]
     lines += [f"| {t.name} | {t.count} | {cites(t.incidents, cite_limit or 12)} |" for t in report.layers]
     sources = ", ".join(f"{n} {k}" for k, n in report.layer_sources.items())
-    lines += [
+    return [
+        *lines,
         "",
         f"Layer source: {sources} (front-matter = the post-mortem's own; classifier = agent.textcues).",
         "",
     ]
+
+
+def _months_and_factors_lines(report: PatternsReport, cite_limit: int | None) -> list[str]:
+    lines: list[str] = []
     if report.months:
         lines += ["## Incidents per month (last 24)", "", "| month | incidents | cited |", "|---|---|---|"]
         lines += [f"| {t.name} | {t.count} | {cites(t.incidents, 10)} |" for t in report.months[-24:]]
@@ -149,7 +184,11 @@ def render_markdown(
                 f"| {cell(f.name)} | {f.kind} | {f.count} | {cites(f.incidents, cite_limit or 12)} |"
             )
         lines.append("")
-    lines += ["## Action items that keep coming back", ""]
+    return lines
+
+
+def _actions_lines(report: PatternsReport) -> list[str]:
+    lines = ["## Action items that keep coming back", ""]
     if report.recurring_actions:
         lines += ["| action item | post-mortems | open | done | cited |", "|---|---|---|---|---|"]
         for a in report.recurring_actions:
@@ -166,16 +205,4 @@ def render_markdown(
     else:
         lines.append("No unchecked (`- [ ]`) action item without a checked counterpart.")
     lines.append("")
-    lines += _tally_table("Top services", report.services)
-    lines += _tally_table("Top deployers", report.deployers)
-    if report.quality:
-        lines += ["## Quality", "", *quality_lines(report.quality), ""]
-    if report.credits:
-        lines += [
-            "## Credits",
-            "",
-            *report.credits,
-            "Derived content is shared under the same license (CC BY-SA 4.0).",
-            "",
-        ]
-    return "\n".join(lines)
+    return lines

@@ -128,6 +128,7 @@ def _prompt_version(at: datetime) -> str:
 
 
 def support_trace(ids: Ids, at: datetime, rng: random.Random, conv: str, user: str) -> list[dict[str, Any]]:
+    """One support-assistant request: an order lookup or a retrieval, then the chat call."""
     trace = ids.hex(32)
     topic = rng.choices(["refund", "order", "shipping", "sizing"], weights=[40, 25, 15, 20])[0]
     question = rng.choice(T.REFUND_QUESTIONS if topic == "refund" else T.OTHER_QUESTIONS[topic])
@@ -142,132 +143,150 @@ def support_trace(ids: Ids, at: datetime, rng: random.Random, conv: str, user: s
         0,
         {"http.request.method": "POST", "http.route": "/v1/chat", **common},
     )
-    spans = [root]
     cursor = at + timedelta(milliseconds=rng.uniform(5, 20))
-    messages: list[dict[str, Any]] = []
-    if topic == "order":
-        order = next(
-            (w.strip("#?.,") for w in question.split() if w.strip("#?.,").startswith("NW-")), "NW-00000"
+    step = _order_step if topic == "order" else _retrieval_step
+    step_span, message, cursor, answer = step(ids, trace, root["spanId"], topic, question, at, cursor, rng)
+    messages = [message, {"role": "user", "parts": [{"type": "text", "content": question}]}]
+    chat, cursor = _chat_span(ids, trace, root["spanId"], messages, answer, at, cursor, rng, common)
+    root["endTimeUnixNano"] = nanos(cursor)
+    return [root, step_span, chat]
+
+
+Step = tuple[dict[str, Any], dict[str, Any], datetime, str]  # (span, message for the model, cursor, answer)
+
+
+def _order_step(
+    ids: Ids,
+    trace: str,
+    parent: str,
+    topic: str,
+    question: str,
+    at: datetime,
+    cursor: datetime,
+    rng: random.Random,
+) -> Step:
+    """The order_lookup tool call (it times out during the outage) and the answer it leads to."""
+    order = next((w.strip("#?.,") for w in question.split() if w.strip("#?.,").startswith("NW-")), "NW-00000")
+    down = TOOL_OUTAGE[0] <= at <= TOOL_OUTAGE[1]
+    result = (
+        None
+        if down
+        else json.dumps(
+            {"order": order, "status": "in_transit", "shipped": "2025-05-09", "eta": "2025-05-14"}
         )
-        down = TOOL_OUTAGE[0] <= at <= TOOL_OUTAGE[1]
-        result = (
-            None
-            if down
-            else json.dumps(
-                {"order": order, "status": "in_transit", "shipped": "2025-05-09", "eta": "2025-05-14"}
-            )
-        )
-        ms = 5000.0 if down else rng.uniform(120, 380)
-        call_id = "call_" + ids.hex(12)
-        spans.append(
-            span(
-                ids,
-                trace,
-                root["spanId"],
-                "execute_tool order_lookup",
-                1,
-                cursor,
-                ms,
-                {
-                    "gen_ai.operation.name": "execute_tool",
-                    "gen_ai.tool.name": "order_lookup",
-                    "gen_ai.tool.call.id": call_id,
-                    "gen_ai.tool.call.arguments": json.dumps({"order_id": order}),
-                    "gen_ai.tool.call.result": result,
-                    "error.type": "TimeoutError" if down else None,
-                },
-                error="order service timeout after 5000 ms" if down else None,
-            )
-        )
-        cursor += timedelta(milliseconds=ms + 10)
-        answer = (T.ORDER_DOWN_ANSWER if down else T.ORDER_ANSWER).format(
-            order=order, day="May 9", eta="May 14"
-        )
-        messages.append(
-            {
-                "role": "tool",
-                "parts": [
-                    {"type": "tool_call_response", "id": call_id, "response": result or "error: timeout"}
-                ],
-            }
-        )
-    else:
-        docs = _documents(topic, at, rng)
-        ms = rng.uniform(40, 120)
-        spans.append(
-            span(
-                ids,
-                trace,
-                root["spanId"],
-                "retrieval kb-main",
-                3,
-                cursor,
-                ms,
-                {
-                    "gen_ai.operation.name": "retrieval",
-                    "gen_ai.data_source.id": "kb-main",
-                    "gen_ai.retrieval.query.text": question,
-                    "gen_ai.retrieval.documents": json.dumps(docs),
-                },
-            )
-        )
-        cursor += timedelta(milliseconds=ms + 5)
-        excerpts = "\n".join(
-            f"[{i + 1}] ({d['metadata']['source']}) {d['content']}" for i, d in enumerate(docs)
-        )
-        messages.append(
-            {"role": "user", "parts": [{"type": "text", "content": "POLICY EXCERPTS:\n" + excerpts}]}
-        )
-        answer = _answer(topic, question, at, rng)
-    messages.append({"role": "user", "parts": [{"type": "text", "content": question}]})
+    )
+    ms = 5000.0 if down else rng.uniform(120, 380)
+    call_id = "call_" + ids.hex(12)
+    tool = span(
+        ids,
+        trace,
+        parent,
+        "execute_tool order_lookup",
+        1,
+        cursor,
+        ms,
+        {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "order_lookup",
+            "gen_ai.tool.call.id": call_id,
+            "gen_ai.tool.call.arguments": json.dumps({"order_id": order}),
+            "gen_ai.tool.call.result": result,
+            "error.type": "TimeoutError" if down else None,
+        },
+        error="order service timeout after 5000 ms" if down else None,
+    )
+    cursor += timedelta(milliseconds=ms + 10)
+    answer = (T.ORDER_DOWN_ANSWER if down else T.ORDER_ANSWER).format(order=order, day="May 9", eta="May 14")
+    message = {
+        "role": "tool",
+        "parts": [{"type": "tool_call_response", "id": call_id, "response": result or "error: timeout"}],
+    }
+    return tool, message, cursor, answer
+
+
+def _retrieval_step(
+    ids: Ids,
+    trace: str,
+    parent: str,
+    topic: str,
+    question: str,
+    at: datetime,
+    cursor: datetime,
+    rng: random.Random,
+) -> Step:
+    """The knowledge-base retrieval, its excerpts as a user message, and the answer they lead to."""
+    docs = _documents(topic, at, rng)
+    ms = rng.uniform(40, 120)
+    retrieval = span(
+        ids,
+        trace,
+        parent,
+        "retrieval kb-main",
+        3,
+        cursor,
+        ms,
+        {
+            "gen_ai.operation.name": "retrieval",
+            "gen_ai.data_source.id": "kb-main",
+            "gen_ai.retrieval.query.text": question,
+            "gen_ai.retrieval.documents": json.dumps(docs),
+        },
+    )
+    cursor += timedelta(milliseconds=ms + 5)
+    excerpts = "\n".join(f"[{i + 1}] ({d['metadata']['source']}) {d['content']}" for i, d in enumerate(docs))
+    message = {"role": "user", "parts": [{"type": "text", "content": "POLICY EXCERPTS:\n" + excerpts}]}
+    return retrieval, message, cursor, _answer(topic, question, at, rng)
+
+
+def _chat_span(
+    ids: Ids,
+    trace: str,
+    parent: str,
+    messages: list[dict[str, Any]],
+    answer: str,
+    at: datetime,
+    cursor: datetime,
+    rng: random.Random,
+    common: dict[str, str],
+) -> tuple[dict[str, Any], datetime]:
+    """The chat call with the prompt version live at `at`."""
     version = _prompt_version(at)
     system = T.PROMPTS[version]
     ms = rng.uniform(700, 2400)
     input_text = system + "".join(
         p.get("content", p.get("response", "")) for m in messages for p in m["parts"]
     )
-    spans.append(
-        span(
-            ids,
-            trace,
-            root["spanId"],
-            f"chat {T.MODEL_REQUEST}",
-            3,
-            cursor,
-            ms,
-            {
-                "gen_ai.operation.name": "chat",
-                "gen_ai.provider.name": "openai",
-                "gen_ai.request.model": T.MODEL_REQUEST,
-                "gen_ai.response.model": T.MODEL_SERVED,
-                "gen_ai.response.id": "chatcmpl-" + ids.hex(20),
-                "gen_ai.request.temperature": 0.7,
-                "gen_ai.request.top_p": 1.0,
-                "gen_ai.request.max_tokens": 300,
-                "gen_ai.system_instructions": json.dumps([{"type": "text", "content": system}]),
-                "gen_ai.input.messages": json.dumps(messages),
-                "gen_ai.output.messages": json.dumps(
-                    [
-                        {
-                            "role": "assistant",
-                            "parts": [{"type": "text", "content": answer}],
-                            "finish_reason": "stop",
-                        }
-                    ]
-                ),
-                "gen_ai.response.finish_reasons": ["stop"],
-                "gen_ai.usage.input_tokens": _tokens(input_text),
-                "gen_ai.usage.output_tokens": _tokens(answer),
-                "gen_ai.prompt.name": "support-answer",
-                "gen_ai.prompt.version": version,
-                "gen_ai.conversation.id": conv,
-                **common,
-            },
-        )
+    output = [{"role": "assistant", "parts": [{"type": "text", "content": answer}], "finish_reason": "stop"}]
+    chat = span(
+        ids,
+        trace,
+        parent,
+        f"chat {T.MODEL_REQUEST}",
+        3,
+        cursor,
+        ms,
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": T.MODEL_REQUEST,
+            "gen_ai.response.model": T.MODEL_SERVED,
+            "gen_ai.response.id": "chatcmpl-" + ids.hex(20),
+            "gen_ai.request.temperature": 0.7,
+            "gen_ai.request.top_p": 1.0,
+            "gen_ai.request.max_tokens": 300,
+            "gen_ai.system_instructions": json.dumps([{"type": "text", "content": system}]),
+            "gen_ai.input.messages": json.dumps(messages),
+            "gen_ai.output.messages": json.dumps(output),
+            "gen_ai.response.finish_reasons": ["stop"],
+            "gen_ai.usage.input_tokens": _tokens(input_text),
+            "gen_ai.usage.output_tokens": _tokens(answer),
+            "gen_ai.prompt.name": "support-answer",
+            "gen_ai.prompt.version": version,
+            "gen_ai.conversation.id": common["session.id"],
+            **common,
+        },
     )
-    cursor += timedelta(milliseconds=ms + 5)
-    root["endTimeUnixNano"] = nanos(cursor)
-    return spans
+    return chat, cursor + timedelta(milliseconds=ms + 5)
 
 
 def search_trace(ids: Ids, at: datetime, rng: random.Random) -> list[dict[str, Any]]:
