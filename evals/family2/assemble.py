@@ -63,7 +63,11 @@ def _plan(src: CaseSource, rng, changes: list[Change]) -> list[tuple[datetime, E
         active = t > line.onset and (line.fixed_at is None or t < line.fixed_at)
         bad = active and rng.random() < line.bad_rate
         plan.append((t, _pick(rng, src.bad, True) if bad else _pick(rng, src.healthy, t > line.onset), bad))
-    for change in changes:  # every change is seen by at least one request before the onset
+    for change in changes:  # a change before the onset is seen by requests on both sides of it
+        if change.at < line.onset and not any(t < change.at for t, _, _ in plan):
+            plan.append(
+                (change.at - timedelta(minutes=rng.randint(20, 90)), _pick(rng, src.healthy, False), False)
+            )
         if change.at < line.onset and not any(change.at <= t < line.onset for t, _, _ in plan):
             t = min(change.at + timedelta(minutes=rng.randint(8, 40)), line.onset - timedelta(minutes=2))
             plan.append((t, _pick(rng, src.healthy, False), False))

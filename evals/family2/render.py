@@ -209,7 +209,8 @@ class Renderer:
                 if self.app.steps[later].kind == "tool":
                     call_id = self.ids.token("call_", 24)
                     ctx.planned[later] = call_id
-                    args = step_value(self.app.steps[later], ex.values()[later]).args
+                    tool = step_value(self.app.steps[later], ex.values()[later])
+                    args = tool.asked if tool.asked is not None else tool.args
                     calls.append(
                         {"id": call_id, "name": self.app.steps[later].tool or later, "arguments": args}
                     )

@@ -96,6 +96,7 @@ class AppSrc(_M):
 
 class ToolVal(_M):
     args: dict[str, Any] = Field(default_factory=dict)
+    asked: dict[str, Any] | None = None  # the model's tool call, when the tool received other arguments
     result: Any = None
     error: str | None = None  # error type, e.g. TimeoutError, HTTP 503
     message: str | None = None
