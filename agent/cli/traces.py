@@ -124,13 +124,16 @@ def register(app: typer.Typer) -> None:
         full: Annotated[bool, typer.Option("--full", help="Do not shorten long texts.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the spans as JSON.")] = False,
         tree: Annotated[
-            bool, typer.Option("--tree", help="An agent run: the span tree, not the turns.")
+            bool, typer.Option("--tree", help="A multi-agent run: the span tree, not the turns.")
+        ] = False,
+        turns: Annotated[
+            bool, typer.Option("--turns", help="Numbered turns also for a single agent's run.")
         ] = False,
     ) -> None:
         """Show a trace's span tree: models, sampling, prompts, messages, documents, tools, usage, errors.
         A multi-agent run is shown as its numbered turns (agent, role, what it said or called, what came back)."""
         from agent.runs.render import run_lines
-        from agent.runs.turns import build_run, is_agent_run
+        from agent.runs.turns import agent_count, build_run, is_agent_run
         from agent.settings import get_settings
         from agent.store_factory import open_store
 
@@ -141,7 +144,8 @@ def register(app: typer.Typer) -> None:
             store.close()
         if not spans:
             raise UserError(f"trace {trace_id!r}: not in the store (find trace ids with `postmortem search`)")
-        run = build_run(spans) if is_agent_run(spans) else None
+        several = is_agent_run(spans) and agent_count(spans) >= 2
+        run = build_run(spans) if several or (turns and len(spans) > 1) else None
         if as_json:
             body = {"trace_id": trace_id, "spans": [s.model_dump(mode="json") for s in spans]}
             if run is not None:
