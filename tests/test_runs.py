@@ -219,3 +219,13 @@ def test_a_sub_agent_answering_another_question_is_a_shape() -> None:
     shapes = {s.kind: s for s in find_shapes(run, run.final)}
     assert shapes["different_question"].turn == 2
     assert shapes["different_question"].related == [1]
+
+
+def test_a_small_number_counts_only_where_it_says_what_the_answer_says() -> None:
+    b = RunBuilder()
+    b.user("How many stations does the new tram line have?")
+    b.say("Planner", "Step 3 of the plan: ask the researcher.")
+    spans = [b.say("Researcher", "The operator's page lists 3 stations on the new line.")]
+    b.say("Planner", "FINAL ANSWER: 3 stations.")
+    a = attribute_run(b.run(), _incident())
+    assert a.span_id == spans[0].span_id

@@ -79,14 +79,19 @@ def trace_claims(run: Run, final: Turn, reported: str) -> list[ClaimOrigin]:
     return out
 
 
+LABEL_WORDS = 3  # "FINAL ANSWER:", "Result:": a short lead-in before a colon labels what follows
 WEAK_CLAIM = 0.6  # below this specificity a claim's match counts only next to the answer's own words
 
 
 def _context(claim: Claim, text: str) -> frozenset[str]:
-    """The content words around a claim in the final answer (its sentence)."""
+    """The content words around a claim in the final answer (its sentence, without a leading "Label:" and without
+    the claim's own words); empty when the answer is the bare claim."""
     for sentence in sentences(text, 3):
         if occurs(claim, sentence):
-            return content_tokens(sentence)
+            head, colon, rest = sentence.partition(":")
+            if colon and len(head.split()) <= LABEL_WORDS:
+                sentence = rest
+            return content_tokens(sentence) - content_tokens(claim.text)
     return frozenset()
 
 

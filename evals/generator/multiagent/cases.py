@@ -95,9 +95,9 @@ def _case(topic: dict, mistake: str, k: int, verifier: bool, shape: str, style: 
     gold_span = shown[gold_turn]
     step = turn_spans.index(gold_span)
     position = "early" if step < (len(turn_spans) + (1 if shape == "ag2" else 0)) / 2 else "late"
-    wrong = next(
-        (v for v, s in zip(run.facts, topic["subtasks"], strict=True) if v != s["value"]), run.answer
-    )
+    wrong = next((v for v, s in zip(run.facts, topic["subtasks"], strict=True) if v != s["value"]), None)
+    if wrong is None:  # every case must really fail: its final answer states a wrong figure
+        raise ValueError(f"{case_id}: the injected {mistake} left the final answer right")
     reports = {
         "quote": [f"The agents' answer gave {wrong} for this, which does not match the source."],
         "truth": [f"Expected answer: {run.correct_answer}. The run's final answer was different."],

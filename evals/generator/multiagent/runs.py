@@ -71,12 +71,12 @@ def _code(sub: dict, buggy: bool, loose: bool, values: list[str]) -> str:
 
 
 def build_run(topic: dict, mistake: str, k: int, verifier: bool) -> LRun:
+    """The run for a topic with `mistake` injected into sub-task `k` (or the ending)."""
     run = LRun(topic=topic, mistake=mistake, subtask=k)
     subs = topic["subtasks"]
-    t = run.turns
-    t.append(LTurn("user", "user", topic["task"]))
     plan = "\n".join(f"{i + 1}. {s['ask']}" for i, s in enumerate(subs))
-    t.append(
+    run.turns.append(LTurn("user", "user", topic["task"]))
+    run.turns.append(
         LTurn(
             ORCHESTRATOR,
             "message",
@@ -85,95 +85,98 @@ def build_run(topic: dict, mistake: str, k: int, verifier: bool) -> LRun:
     )
     reported: list[str] = []
     for i, sub in enumerate(subs):
-        hit = i == k
-        ask = sub["ask"]
-        loose = hit and mistake == "lost_constraint"
-        if loose:
-            ask = ask.replace(f" in {topic['constraint']}", "").replace(f" for {topic['constraint']}", "")
-            ask = ask.replace(f" {topic['constraint']}", "").replace(topic["constraint"], "")
-        t.append(
-            LTurn(ORCHESTRATOR, "message", f"{sub['worker']}, please do step {i + 1}: {ask}", gold=loose)
+        mine = mistake if i == k else ""
+        reported.append(_subtask(run.turns, topic, sub, i, mine, reported))
+        after = subs[i + 1]["worker"] if i + 1 < len(subs) else ORCHESTRATOR
+        run.turns.append(
+            LTurn(
+                ORCHESTRATOR,
+                "message",
+                f"Progress ledger: step {i + 1} is done ({sub['fact']}: {reported[-1]}). Request satisfied: no. "
+                f"Next speaker: {after}.",
+            )
         )
-        value = sub["value"]
-        if sub["tool"] == "python":
-            buggy = hit and mistake == "code_bug"
-            code = _code(sub, buggy, loose, reported)
-            out = sub["variant"] if (buggy or loose) else sub["value"]
-            t.append(
-                LTurn(
-                    sub["worker"],
-                    "code",
-                    f"Here is the code for this step:\n```python\n{code}\n```",
-                    gold=buggy,
-                )
+    _ending(run, reported, verifier)
+    return run
+
+
+def _subtask(t: list[LTurn], topic: dict, sub: dict, i: int, mistake: str, reported: list[str]) -> str:
+    """The delegation and the worker's turns for one sub-task; returns the value the worker reported."""
+    ask = sub["ask"]
+    loose = mistake == "lost_constraint"
+    if loose:
+        ask = ask.replace(f" in {topic['constraint']}", "").replace(f" for {topic['constraint']}", "")
+        ask = ask.replace(f" {topic['constraint']}", "").replace(topic["constraint"], "")
+    t.append(LTurn(ORCHESTRATOR, "message", f"{sub['worker']}, please do step {i + 1}: {ask}", gold=loose))
+    if sub["tool"] == "python":
+        return _code_turns(t, sub, mistake, reported)
+    return _tool_turns(t, topic, sub, mistake)
+
+
+def _code_turns(t: list[LTurn], sub: dict, mistake: str, reported: list[str]) -> str:
+    buggy, loose = mistake == "code_bug", mistake == "lost_constraint"
+    code = _code(sub, buggy, loose, reported)
+    out = sub["variant"] if (buggy or loose) else sub["value"]
+    t.append(
+        LTurn(sub["worker"], "code", f"Here is the code for this step:\n```python\n{code}\n```", gold=buggy)
+    )
+    t.append(LTurn(EXECUTOR, "exec", f"exitcode: 0 (execution succeeded)\nCode output: {_page(sub, out)}"))
+    value = sub["near"] if mistake in ("misread", "verifier") else out
+    t.append(
+        LTurn(
+            sub["worker"],
+            "message",
+            f"The {sub['fact']} is {value}.",
+            gold=mistake in ("misread", "verifier"),
+        )
+    )
+    return value
+
+
+def _tool_turns(t: list[LTurn], topic: dict, sub: dict, mistake: str) -> str:
+    worker, tool = sub["worker"], sub["tool"]
+    if mistake == "loop":
+        for _ in range(3):
+            t.append(LTurn(worker, "call", "", tool, sub["query"] + " official"))
+            t.append(LTurn(worker, "result", "No results found.", tool))
+        value = sub["near"]
+    else:
+        loose = mistake == "lost_constraint"
+        t.append(
+            LTurn(
+                worker,
+                "call",
+                "",
+                tool,
+                sub["query"].replace(topic["constraint"], "").strip() if loose else sub["query"],
             )
-            t.append(
-                LTurn(EXECUTOR, "exec", f"exitcode: 0 (execution succeeded)\nCode output: {_page(sub, out)}")
-            )
-            value = out
-            if hit and mistake == "misread":
-                value = sub["near"]
-            t.append(
-                LTurn(
-                    sub["worker"],
-                    "message",
-                    f"The {sub['fact']} is {value}.",
-                    gold=hit and mistake in ("misread", "verifier"),
-                )
-            )
+        )
+        if mistake == "error_ignored":
+            error = "Error 503: upstream service unavailable (timeout after 30s)"
+            t.append(LTurn(worker, "result", error, tool, error=True))
+            value = sub["near"]
         else:
-            if hit and mistake == "loop":
-                for _ in range(3):
-                    t.append(LTurn(sub["worker"], "call", "", sub["tool"], sub["query"] + " official"))
-                    t.append(LTurn(sub["worker"], "result", "No results found.", sub["tool"]))
-                value = sub["near"]
-            else:
-                args = sub["query"].replace(topic["constraint"], "").strip() if loose else sub["query"]
-                t.append(LTurn(sub["worker"], "call", "", sub["tool"], args))
-                if hit and mistake == "error_ignored":
-                    error = "Error 503: upstream service unavailable (timeout after 30s)"
-                    t.append(LTurn(sub["worker"], "result", error, sub["tool"], error=True))
-                    value = sub["near"]
-                else:
-                    shown = (
-                        sub["stale"]
-                        if hit and mistake == "stale"
-                        else sub["variant"]
-                        if loose
-                        else sub["value"]
-                    )
-                    t.append(
-                        LTurn(
-                            sub["worker"],
-                            "result",
-                            _page(sub, shown),
-                            sub["tool"],
-                            gold=hit and mistake == "stale",
-                        )
-                    )
-                    value = sub["near"] if hit and mistake in ("misread", "verifier") else shown
-            gold_summary = hit and mistake in ("misread", "verifier", "error_ignored", "loop")
-            t.append(
-                LTurn(
-                    sub["worker"], "message", f"I found that the {sub['fact']} is {value}.", gold=gold_summary
-                )
-            )
-        reported.append(value)
-        t.append(
-            LTurn(
-                ORCHESTRATOR,
-                "message",
-                f"Progress ledger: step {i + 1} is done ({sub['fact']}: {value}). Request satisfied: no. Next speaker: {subs[i + 1]['worker'] if i + 1 < len(subs) else ORCHESTRATOR}.",
-            )
-        )
+            shown = sub["stale"] if mistake == "stale" else sub["variant"] if loose else sub["value"]
+            t.append(LTurn(worker, "result", _page(sub, shown), tool, gold=mistake == "stale"))
+            value = sub["near"] if mistake in ("misread", "verifier") else shown
+    gold = mistake in ("misread", "verifier", "error_ignored", "loop")
+    t.append(LTurn(worker, "message", f"I found that the {sub['fact']} is {value}.", gold=gold))
+    return value
+
+
+def _ending(run: LRun, reported: list[str], verifier: bool) -> None:
+    """The override (if that is the mistake), the aggregation, the verifier and the final answer."""
+    topic, mistake, k, t = run.topic, run.mistake, run.subtask, run.turns
+    subs = topic["subtasks"]
     if mistake == "override":
-        sub = subs[k]
-        reported[k] = sub["stale"]
+        stale = subs[k]["stale"]
+        reported[k] = stale
         t.append(
             LTurn(
                 ORCHESTRATOR,
                 "message",
-                f"Before combining: from what I remember the {sub['fact']} is {sub['stale']}, so I will use {sub['stale']} instead of the reported figure.",
+                f"Before combining: from what I remember the {subs[k]['fact']} is {stale}, so I will use {stale} "
+                "instead of the reported figure.",
                 gold=True,
             )
         )
@@ -211,4 +214,3 @@ def build_run(topic: dict, mistake: str, k: int, verifier: bool) -> LRun:
     run.answer = final_result or final_values[-1]
     correct = [s["value"] for s in subs]
     run.correct_answer = combine(topic, correct) or correct[-1]
-    return run
