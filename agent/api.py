@@ -23,6 +23,7 @@ from agent.graph import compile_graph
 from agent.models import Draft, Incident
 from agent.settings import Settings, get_settings
 from agent.state import CHECKPOINT_TYPES, AgentContext, ReviewDecision, RunOptions
+from retrieval.safe_yaml import load_yaml
 
 if TYPE_CHECKING:
     from agent.llm.replay import ReplayReport
@@ -53,7 +54,7 @@ def load_incident(path: Path) -> Incident:
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read ({exc})") from None
     try:
-        raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        raw = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
     except yaml.YAMLError as exc:

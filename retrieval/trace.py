@@ -212,6 +212,7 @@ class IngestError(_Model):
     path: str
     location: str | None = None  # "line 12", "record 3", "resourceSpans[0].scopeSpans[1].spans[4]"
     message: str
+    kind: str | None = None  # a data problem counted in the ingest summary ("negative timestamp")
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.location}" if self.location else self.path

@@ -245,13 +245,16 @@ def test_bad_files_one_line_each_exit_2_good_files_stored(home, tmp_home, tmp_pa
     )
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr
-    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    lines = [line for line in run.stderr.splitlines() if line.strip() and not line.startswith("warning:")]
     assert len(lines) == len(problems) + 1  # + the path that does not exist
+    repeats = sum(isinstance(r, Span) for r in expected) - len(good)  # truncated.jsonl repeats good.jsonl
+    assert repeats and run.stderr.count("repeats a span id read before") == repeats
     for problem in problems:
         assert any(problem in line for line in lines), problem
     assert any("missing.json" in line and "no such file" in line for line in lines)
     summary = json.loads(run.stdout)
     assert summary["spans_added"] == len(good)
+    assert summary["data_problems"] == {"duplicate span id": repeats}
 
     again = invoke("ingest", str(folder / "good.jsonl"), "--json")  # in-process: same home
     assert again.exit_code == 0, again.output

@@ -36,8 +36,16 @@ class IngestSummary(BaseModel):
     postmortem_chunks: int = 0
     postmortem_chunks_added: int = 0
     postmortem_chunks_skipped: int = 0
+    # data that parses but is wrong, by kind ("duplicate span id", "ends before it starts", "negative timestamp")
+    data_problems: dict[str, int] = Field(default_factory=dict)
+    warnings: list[str] = Field(
+        default_factory=list
+    )  # kept or dropped records, named (the first MAX_WARNINGS)
     errors: list[str] = Field(default_factory=list)  # bad input: exit code 2
     failures: list[str] = Field(default_factory=list)  # files that could not be processed: exit code 1
+
+
+MAX_WARNINGS = 50  # warning lines shown and kept in the summary; the counts stay exact
 
 
 class _Run:
@@ -53,10 +61,20 @@ class _Run:
         self.services: Counter[str] = Counter()
         self.models: Counter[str] = Counter()
         self.postmortems: list[PostmortemDoc] = []
+        from retrieval.ingest.checks import InputChecks
+
+        self.checks = InputChecks()
 
     def error(self, line: str) -> None:
         self.summary.errors.append(line)
         self.progress.console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+
+    def warn(self, line: str) -> None:
+        if len(self.summary.warnings) < MAX_WARNINGS:
+            self.summary.warnings.append(line)
+            self.progress.console.print(
+                f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True
+            )
 
     def spans(self, files: list[Path]) -> Iterator[Span]:
         from retrieval.ingest import iter_file
@@ -70,10 +88,15 @@ class _Run:
                 )
                 for record in records:
                     if isinstance(record, Span):
-                        yield self._span(record)
+                        span, warning = self.checks.check(record)
+                        if warning:
+                            self.warn(warning)
+                        if span is not None:
+                            yield self._span(span)
                     elif isinstance(record, PostmortemDoc):
                         self.postmortems.append(self.redactor.postmortem(record) if self.redactor else record)
                     elif isinstance(record, IngestError):
+                        self.checks.counts.update([record.kind] if record.kind else [])
                         self.error(str(record))
             except OSError as exc:
                 self.error(f"{path}: cannot read ({exc.strerror or exc})")
@@ -108,6 +131,7 @@ class _Run:
         self.summary.services = dict(self.services.most_common())
         self.summary.models = dict(self.models.most_common())
         self.summary.postmortem_chunks = len(self.postmortems)
+        self.summary.data_problems = dict(self.checks.counts.most_common())
         return self.summary
 
 
@@ -139,6 +163,8 @@ def summary_table(s: IngestSummary) -> Table:
         f"{s.postmortem_chunks} chunks read, {s.postmortem_chunks_added} added, "
         f"{s.postmortem_chunks_skipped} skipped",
     )
+    if s.data_problems:
+        table.add_row("data problems", _top(s.data_problems), style="yellow")
     table.add_row("errors", str(len(s.errors)), style="red" if s.errors else None)
     if s.failures:
         table.add_row("failed files", str(len(s.failures)), style="red")

@@ -21,6 +21,8 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from retrieval.safe_yaml import load_yaml
+
 CONFIG_NAME = "slack.yaml"
 ALL_SERVICES = "*"
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -132,7 +134,7 @@ def load_config(path: Path) -> SlackConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read ({exc})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""

@@ -66,7 +66,12 @@ def iter_file(
             if progress is not None:
                 progress(path.stat().st_size)
         else:
-            yield from _READERS[fmt](path, default_service=default_service, progress=progress)
+            yielded = False
+            for record in _READERS[fmt](path, default_service=default_service, progress=progress):
+                yielded = True
+                yield record
+            if not yielded:  # e.g. resourceSpans holding only nested arrays: say so, never a silent exit 0
+                yield IngestError(path=str(path), message=f"no spans found (read as {fmt})")
     except UnknownFormatError as exc:
         yield IngestError(path=str(path), message=exc.reason)
     except (EOFError, zlib.error):

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from retrieval.ingest.stream import RecordTooLarge
 from retrieval.trace import Message, Sampling, ToolCall
 
 _INDEXED = re.compile(r"^(\d+)\.(.+)$")
@@ -96,6 +97,8 @@ def parse_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if value < 0:
+            raise BadTime(f"is negative ({value})", kind="negative timestamp")
         seconds = float(value) / 1000.0 if value > 1e11 else float(value)  # epoch millis or seconds
         return datetime.fromtimestamp(seconds, tz=UTC)
     text = str(value).strip()
@@ -114,11 +117,39 @@ def _trim_fraction(text: str) -> str:
     return text
 
 
-def nanos_to_datetime(value: Any) -> datetime | None:
-    """OTLP unix nanos (string or int) to an aware UTC datetime; 0 or missing means unknown."""
-    nanos = as_int(value) if not isinstance(value, str) else (int(value) if value.strip().isdigit() else None)
+class BadTime(ValueError):
+    """A recorded time that cannot be a span's time; `kind` names the problem for the ingest summary."""
+
+    def __init__(self, message: str, kind: str = "bad timestamp") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+_MAX_NANOS = 253_402_300_799 * 10**9  # 9999-12-31T23:59:59Z, the last second datetime can hold
+_NANOS_TEXT = re.compile(r"^\s*[-+]?\d{1,20}\s*$")
+
+
+def nanos_to_datetime(value: Any, field: str = "time") -> datetime | None:
+    """OTLP unix nanos (string or int) to an aware UTC datetime; 0 or missing means unknown.
+
+    BadTime naming `field` for a negative value (a 1969 date is never a real span time), text that is not
+    an integer, or a time past the year 9999."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        if not _NANOS_TEXT.match(value):
+            raise BadTime(f"{field} {value[:40]!r} is not an integer of unix nanoseconds")
+        nanos: int | None = int(value)
+    else:
+        nanos = as_int(value)
+        if nanos is None:
+            raise BadTime(f"{field} {str(value)[:40]!r} is not an integer of unix nanoseconds")
     if not nanos:
         return None
+    if nanos < 0:
+        raise BadTime(f"{field} is negative ({nanos})", kind="negative timestamp")
+    if nanos > _MAX_NANOS:
+        raise BadTime(f"{field} {nanos} is past the year 9999")
     seconds, rest = divmod(nanos, 1_000_000_000)
     return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=rest // 1000)
 
@@ -214,6 +245,8 @@ def json_line_problem(exc: Exception, line: bytes) -> str:
     """One short phrase for a JSON line that does not parse; a line cut short says 'truncated'."""
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8 text"
+    if isinstance(exc, RecordTooLarge):
+        return f"record is {exc}; skipped"
     if not isinstance(exc, json.JSONDecodeError):
         return f"invalid JSON ({exc})"
     cut = not line.endswith(b"\n") or exc.msg.startswith("Unterminated") or exc.pos >= len(line.rstrip()) - 1

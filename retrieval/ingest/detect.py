@@ -70,11 +70,14 @@ def _family(head: str) -> str | None:
 
 
 def _is_json_lines(path: Path, stripped: str, suffix: str) -> bool:
-    """JSON lines when the line after the first line break starts another top-level object.
+    """JSON lines when the file is named so (.jsonl, .ndjson), or when the line after the first line break
+    starts another top-level object.
 
     A pretty-printed document's second line is indented or a key, never a bare `{`; a one-line file is
     JSON lines only by its suffix. The scan reads in chunks until the first line break (constant memory).
     """
+    if suffix in JSONL_SUFFIXES:
+        return True  # named so: each line is read alone, whatever the first one holds
     if stripped[0] == "[":
         return False
     after = _after_first_line(path)

@@ -5,16 +5,15 @@ export) field names are both read. The whole observation is kept verbatim in `Sp
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import ijson
-from ijson.common import ObjectBuilder
 
 from retrieval.ingest.common import (
+    BadTime,
     as_int,
     as_str,
     chat_message,
@@ -28,6 +27,7 @@ from retrieval.ingest.common import (
 )
 from retrieval.ingest.genai import document_from
 from retrieval.ingest.source import Progress, opened
+from retrieval.ingest.stream import RecordTooLarge, Rejected, parse_line, records
 from retrieval.trace import (
     Document,
     IngestError,
@@ -56,6 +56,9 @@ _TRACE_KEYS = {"id": "traceId", "name": "traceName", "userId": "userId", "sessio
 _TRACE_KEYS.update({"user_id": "userId", "session_id": "sessionId"})
 _RECORD_PREFIXES = ("item", "data.item", "observations.item")
 _CONTAINERS = ("", "data", "observations")
+_NO_OBSERVATIONS = (
+    'no Langfuse observations (expected an array, {"data": [...]}, or a trace with "observations")'
+)
 _SINGLE_MAX = 8 << 20  # a single observation is never this large: do not load such a file whole
 
 
@@ -127,6 +130,8 @@ def _time(obs: Mapping[str, Any], camel: str, snake: str) -> datetime | None:
     value = _get(obs, camel, snake)
     try:
         return parse_time(value)
+    except BadTime as exc:
+        raise BadTime(f"observation {as_str(obs.get('id'))}: {camel} {exc}", kind=exc.kind) from None
     except (ValueError, TypeError, OverflowError):
         raise ObservationError(f"{camel} {str(value)[:40]!r} is not an ISO-8601 time") from None
 
@@ -248,7 +253,7 @@ def iter_langfuse_jsonl(
                 continue
             where = f"line {number}"
             try:
-                record = json.loads(line)
+                record = parse_line(line)
             except (ValueError, UnicodeDecodeError) as exc:
                 yield IngestError(path=str(path), location=where, message=json_line_problem(exc, line))
                 continue
@@ -266,33 +271,26 @@ def iter_langfuse_json(
     """A JSON array of observations, `{"data": [...]}`, a trace download, or one observation; streamed."""
     count = 0
     trace: dict[str, Any] = {}
-    builder: ObjectBuilder | None = None
-    depth = 0
     top_is_map = container = False
     try:
-        with opened(path, progress) as fp:
-            for prefix, event, value in ijson.parse(fp, use_float=True):
-                if builder is not None:
-                    builder.event(event, value)
-                    if event in ("start_map", "start_array"):
-                        depth += 1
-                    elif event in ("end_map", "end_array"):
-                        depth -= 1
-                        if depth == 0:
-                            count += 1
-                            obs, builder = builder.value, None
-                            where = f"record {count}"
-                            yield _convert(path, obs, where, f"{path}#record {count}", trace, default_service)
-                    continue
-                if prefix == "" and event == "start_map":
-                    top_is_map = True
-                elif event == "start_array" and prefix in _CONTAINERS:
-                    container = True
-                elif event == "start_map" and prefix in _RECORD_PREFIXES:
-                    builder, depth = ObjectBuilder(), 1
-                    builder.event(event, value)
-                elif prefix in _TRACE_KEYS and event in ("string", "number"):
-                    trace[_TRACE_KEYS[prefix]] = value
+        for item in records(lambda: opened(path, progress), _record_start, max_path=2):
+            if item[0] == "record":
+                count += 1
+                obs, where = item[2], f"record {count}"
+                if isinstance(obs, Rejected):
+                    yield IngestError(
+                        path=str(path), location=where, message=f"record is {obs.reason}; skipped"
+                    )
+                else:
+                    yield _convert(path, obs, where, f"{path}#record {count}", trace, default_service)
+                continue
+            _, prefix, event, value = item
+            if prefix == "" and event == "start_map":
+                top_is_map = True
+            elif event == "start_array" and prefix in _CONTAINERS:
+                container = True
+            elif prefix in _TRACE_KEYS and event in ("string", "number"):
+                trace[_TRACE_KEYS[prefix]] = value
     except ijson.JSONError as exc:
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         low = text.lower()
@@ -301,25 +299,29 @@ def iter_langfuse_json(
         return
     if count == 0 and top_is_map and not container:
         yield from _single_observation(path, default_service)
+    elif count == 0:
+        yield IngestError(path=str(path), location=None, message=_NO_OBSERVATIONS)
+
+
+def _record_start(prefix: str | None, event: str, _value: Any) -> str | None:
+    return "observation" if event == "start_map" and prefix in _RECORD_PREFIXES else None
 
 
 def _single_observation(path: Path, default_service: str | None) -> Iterator[Span | IngestError]:
     """A file holding one observation object (small by nature)."""
     if path.stat().st_size > _SINGLE_MAX:
-        message = (
-            'no Langfuse observations (expected an array, {"data": [...]}, or a trace with "observations")'
-        )
-        yield IngestError(path=str(path), location=None, message=message)
+        yield IngestError(path=str(path), location=None, message=_NO_OBSERVATIONS)
         return
-    with opened(path) as fp:
-        record = json.loads(fp.read())
+    try:
+        with opened(path) as fp:
+            record = parse_line(fp.read())
+    except RecordTooLarge as exc:
+        yield IngestError(path=str(path), location="record 1", message=f"record is {exc}; skipped")
+        return
     if isinstance(record, Mapping) and ("traceId" in record or "trace_id" in record):
         yield _convert(path, record, "record 1", f"{path}#record 1", None, default_service)
     else:
-        message = (
-            'no Langfuse observations (expected an array, {"data": [...]}, or a trace with "observations")'
-        )
-        yield IngestError(path=str(path), location=None, message=message)
+        yield IngestError(path=str(path), location=None, message=_NO_OBSERVATIONS)
 
 
 def _trace_context(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -338,5 +340,6 @@ def _convert(
         return observation_to_span(obs, source=source, trace=trace, default_service=default_service)
     except (ObservationError, ValueError, TypeError, AttributeError) as exc:
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        message = text if isinstance(exc, ObservationError) else f"invalid observation ({text})"
-        return IngestError(path=str(path), location=where, message=message)
+        message = text if isinstance(exc, ObservationError | BadTime) else f"invalid observation ({text})"
+        kind = exc.kind if isinstance(exc, BadTime) else None
+        return IngestError(path=str(path), location=where, message=message, kind=kind)

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from retrieval.ingest.source import opened
+from retrieval.safe_yaml import load_yaml
 from retrieval.trace import IngestError, PostmortemDoc
 
 MAX_CHUNK_CHARS = 2000
@@ -57,7 +58,7 @@ def _split_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
     else:
         raise ValueError("line 1: front matter opened with '---' is never closed")
     try:
-        front = yaml.safe_load("\n".join(lines[1:end])) or {}
+        front = load_yaml("\n".join(lines[1:end])) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1

@@ -10,18 +10,20 @@ import binascii
 import json
 import re
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import ijson
-from ijson.common import ObjectBuilder
 
-from retrieval.ingest.common import json_line_problem, nanos_to_datetime
+from retrieval.ingest.common import BadTime, json_line_problem, nanos_to_datetime
 from retrieval.ingest.mapping import map_attributes
 from retrieval.ingest.source import Progress, opened
+from retrieval.ingest.stream import Rejected, clamp_int, parse_line, records
 from retrieval.trace import IngestError, Span, SpanEvent, Status
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
+_INT64_TEXT = re.compile(r"^\s*[-+]?\d{1,19}\s*$")
 _STATUS = {0: "unset", 1: "ok", 2: "error", "STATUS_CODE_UNSET": "unset", "STATUS_CODE_OK": "ok"}
 _STATUS["STATUS_CODE_ERROR"] = "error"
 _STATUS.update({"UNSET": "unset", "OK": "ok", "ERROR": "error"})
@@ -63,18 +65,36 @@ def decode_any_value(value: Any) -> Any:
     if "boolValue" in value or "bool_value" in value:
         return bool(_get(value, "boolValue", "bool_value"))
     if "intValue" in value or "int_value" in value:
-        return int(_get(value, "intValue", "int_value"))
+        return _int_value(_get(value, "intValue", "int_value"))
     if "doubleValue" in value or "double_value" in value:
-        return float(_get(value, "doubleValue", "double_value"))
+        return _double_value(_get(value, "doubleValue", "double_value"))
     if "arrayValue" in value or "array_value" in value:
-        inner = _get(value, "arrayValue", "array_value") or {}
-        return [decode_any_value(v) for v in inner.get("values") or []]
+        values = _mapping(_get(value, "arrayValue", "array_value")).get("values")
+        return [decode_any_value(v) for v in values] if isinstance(values, list) else []
     if "kvlistValue" in value or "kvlist_value" in value:
-        inner = _get(value, "kvlistValue", "kvlist_value") or {}
-        return decode_attributes(inner.get("values") or [])
+        return decode_attributes(_mapping(_get(value, "kvlistValue", "kvlist_value")).get("values"))
     if "bytesValue" in value or "bytes_value" in value:
         return _bytes_text(_get(value, "bytesValue", "bytes_value"))
     return None  # an empty AnyValue
+
+
+def _int_value(raw: Any) -> Any:
+    """An int64 as recorded (a number or its decimal text); anything else (1e30, "12abc") stays as its text,
+    so one odd attribute never costs the span."""
+    if isinstance(raw, float):
+        return int(raw) if raw.is_integer() and clamp_int(int(raw)) == int(raw) else repr(raw)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return clamp_int(raw)
+    if isinstance(raw, str) and _INT64_TEXT.match(raw):
+        return clamp_int(int(raw))
+    return raw if isinstance(raw, str) else json.dumps(raw, default=str)
+
+
+def _double_value(raw: Any) -> Any:
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return raw if isinstance(raw, str) else None
 
 
 def _bytes_text(encoded: str) -> str:
@@ -89,7 +109,7 @@ def _bytes_text(encoded: str) -> str:
 def decode_attributes(items: Any) -> dict[str, Any]:
     """A list of KeyValue ({key, value: AnyValue}) as a dict."""
     out: dict[str, Any] = {}
-    for item in items or []:
+    for item in items if isinstance(items, list) else []:
         if isinstance(item, Mapping) and "key" in item:
             out[str(item["key"])] = decode_any_value(item.get("value"))
     return out
@@ -130,14 +150,18 @@ def span_from_otlp(
     trace_id = _span_id(_get(raw, "traceId", "trace_id"), "traceId", 16)
     span_id = _span_id(_get(raw, "spanId", "span_id"), "spanId", 8)
     parent = _span_id(_get(raw, "parentSpanId", "parent_span_id"), "parentSpanId", 8, required=False)
-    start = nanos_to_datetime(_get(raw, "startTimeUnixNano", "start_time_unix_nano"))
+    try:
+        start = nanos_to_datetime(_get(raw, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano")
+        end = nanos_to_datetime(_get(raw, "endTimeUnixNano", "end_time_unix_nano"), "endTimeUnixNano")
+    except BadTime as exc:
+        raise BadTime(f"span {span_id}: {exc}", kind=exc.kind) from None
     if start is None:
         raise SpanError(f"span {span_id} has no startTimeUnixNano")
     attrs = decode_attributes(raw.get("attributes"))
     events = [
         SpanEvent(
             name=str(e.get("name") or ""),
-            timestamp=nanos_to_datetime(_get(e, "timeUnixNano", "time_unix_nano")),
+            timestamp=_event_time(e),
             attributes=decode_attributes(e.get("attributes")),
         )
         for e in raw.get("events") or []
@@ -152,7 +176,7 @@ def span_from_otlp(
         service=_service(resource, default_service),
         name=str(raw.get("name") or ""),
         start_time=start,
-        end_time=nanos_to_datetime(_get(raw, "endTimeUnixNano", "end_time_unix_nano")),
+        end_time=end,
         events=events,
         attributes=attrs,
         resource=dict(resource),
@@ -160,6 +184,14 @@ def span_from_otlp(
         source=source,
         **fields,
     )
+
+
+def _event_time(event: Mapping[str, Any]) -> datetime | None:
+    """An event's time; an unusable one is left unknown (the event's name and attributes still count)."""
+    try:
+        return nanos_to_datetime(_get(event, "timeUnixNano", "time_unix_nano"))
+    except BadTime:
+        return None
 
 
 def _service(resource: Mapping[str, Any], default: str | None) -> str | None:
@@ -192,7 +224,7 @@ def iter_otlp_jsonl(
             if not line.strip():
                 continue
             try:
-                request = json.loads(line)
+                request = parse_line(line)
             except (ValueError, UnicodeDecodeError) as exc:
                 yield IngestError(
                     path=str(path), location=f"line {number}", message=json_line_problem(exc, line)
@@ -212,19 +244,29 @@ def _request_spans(
     for ri, rs in enumerate(resource_spans):
         if not isinstance(rs, Mapping):
             continue
-        resource = decode_attributes((rs.get("resource") or {}).get("attributes"))
+        resource = decode_attributes(_mapping(rs.get("resource")).get("attributes"))
         scopes = _get(rs, "scopeSpans", "scope_spans") or rs.get("instrumentationLibrarySpans") or []
-        for si, ss in enumerate(scopes):
-            for ki, raw in enumerate((ss or {}).get("spans") or []):
+        for si, ss in enumerate(scopes if isinstance(scopes, list) else []):
+            spans = _mapping(ss).get("spans")
+            for ki, raw in enumerate(spans if isinstance(spans, list) else []):
                 try:
                     yield span_from_otlp(raw, resource, source=source, default_service=default_service)
                 except (SpanError, ValueError, TypeError) as exc:
                     where = f"{location}, resourceSpans[{ri}].scopeSpans[{si}].spans[{ki}]"
-                    yield IngestError(path=str(path), location=where, message=_span_problem(exc))
+                    yield _span_error(path, where, exc)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _span_error(path: Path, where: str, exc: Exception) -> IngestError:
+    kind = exc.kind if isinstance(exc, BadTime) else None
+    return IngestError(path=str(path), location=where, message=_span_problem(exc), kind=kind)
 
 
 def _span_problem(exc: Exception) -> str:
-    if isinstance(exc, SpanError):
+    if isinstance(exc, SpanError | BadTime):
         return str(exc)
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"invalid span ({first_line})"
@@ -238,18 +280,19 @@ def iter_otlp_json(
     last = "the start of the file"
     state = {"resourceSpans": False}
     try:
-        with opened(path, progress) as fp:
-            for indexes, raw, resource in _stream_spans(fp, state):
-                ri, si, ki = indexes
-                where = f"resourceSpans[{ri}].scopeSpans[{si}].spans[{ki}]"
-                last = where
-                count += 1
-                try:
-                    yield span_from_otlp(
-                        raw, resource, source=f"{path}#record {count}", default_service=default_service
-                    )
-                except (SpanError, ValueError, TypeError) as exc:
-                    yield IngestError(path=str(path), location=where, message=_span_problem(exc))
+        for indexes, raw, resource in _stream_spans(lambda: opened(path, progress), state):
+            ri, si, ki = indexes
+            where = f"resourceSpans[{ri}].scopeSpans[{si}].spans[{ki}]"
+            last = where
+            count += 1
+            try:
+                if isinstance(raw, Rejected):
+                    raise SpanError(f"span is {raw.reason}; skipped")
+                yield span_from_otlp(
+                    raw, resource, source=f"{path}#record {count}", default_service=default_service
+                )
+            except (SpanError, ValueError, TypeError) as exc:
+                yield _span_error(path, where, exc)
     except ijson.JSONError as exc:
         yield IngestError(path=str(path), location=_syntax_location(path), message=_ijson_problem(exc, last))
         return
@@ -258,36 +301,34 @@ def iter_otlp_json(
         yield IngestError(path=str(path), location=None, message=message)
 
 
+def _target(prefix: str | None, event: str, _value: Any) -> str | None:
+    return _TARGETS.get(prefix) if event == "start_map" and prefix is not None else None  # type: ignore[arg-type]
+
+
 def _stream_spans(
-    fp: Any, state: dict[str, bool]
+    open_file: Any, state: dict[str, bool]
 ) -> Iterator[tuple[tuple[int, int, int], Any, dict[str, Any]]]:
-    """(indexes, raw span, resource attributes) in file order, one span in memory at a time."""
-    builder: ObjectBuilder | None = None
-    depth = 0
-    target = ""
+    """(indexes, raw span or Rejected, resource attributes) in file order, one span in memory at a time."""
     ri = si = ki = -1
     resource: dict[str, Any] | None = None
     pending: list[tuple[tuple[int, int, int], Any]] = []  # spans met before their resource (rare key order)
-    for prefix, event, value in ijson.parse(fp, use_float=True):
-        if builder is not None:
-            builder.event(event, value)
-            if event in ("start_map", "start_array"):
-                depth += 1
-            elif event in ("end_map", "end_array"):
-                depth -= 1
-                if depth == 0:
-                    obj, builder = builder.value, None
-                    if target == "resource":
-                        resource = decode_attributes((obj or {}).get("attributes"))
-                        for indexes, raw in pending:
-                            yield indexes, raw, resource
-                        pending = []
-                    elif target == "span":
-                        if resource is None:
-                            pending.append(((ri, si, ki), obj))
-                        else:
-                            yield (ri, si, ki), obj, resource
+    for item in records(open_file, _target):
+        if item[0] == "record":
+            _, target, obj = item
+            if target == "resource":
+                ok = isinstance(obj, Mapping)
+                resource = decode_attributes(obj.get("attributes")) if ok else {}
+                for indexes, raw in pending:
+                    yield indexes, raw, resource
+                pending = []
+            elif target == "span":
+                ki += 1
+                if resource is None:
+                    pending.append(((ri, si, ki), obj))
+                else:
+                    yield (ri, si, ki), obj, resource
             continue
+        _, prefix, event, _value = item
         if event == "start_array" and prefix in ("resourceSpans", "resource_spans"):
             state["resourceSpans"] = True
         elif event == "start_map":
@@ -295,12 +336,6 @@ def _stream_spans(
                 ri, si, resource, pending = ri + 1, -1, None, []
             elif prefix in _SS_ITEM:
                 si, ki = si + 1, -1
-            elif prefix in _TARGETS:
-                target = _TARGETS[prefix]
-                if target == "span":
-                    ki += 1
-                builder, depth = ObjectBuilder(), 1
-                builder.event(event, value)
         elif event == "end_map" and prefix in _RS_ITEM:
             for indexes, raw in pending:
                 yield indexes, raw, {}
@@ -316,7 +351,7 @@ def _syntax_location(path: Path) -> str | None:
             json.loads(fp.read())
     except json.JSONDecodeError as exc:
         return f"line {exc.lineno}"
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return None
     return None
 
