@@ -19,6 +19,10 @@ MAX_YAML_VALUES = 100_000
 # 100 retrieved documents) hold a few thousand; this keeps one record's parse tree well under 200 MB.
 MAX_RECORD_VALUES = 1_000_000
 
+# Bytes of one JSON line, and characters of text in one streamed record. The largest real LLM spans (a 200k-token
+# context recorded in full, twice) are a few MB; a longer line is skipped while being read, never held whole.
+MAX_RECORD_BYTES = 64 << 20
+
 # Integers are kept as recorded while they fit in 64 bits (OTLP intValue is int64; token counts and sizes are
 # far below). A larger one cannot be a real measurement: that attribute is kept as its text instead.
 MAX_INT = 2**63 - 1

@@ -209,3 +209,17 @@ def test_data_problems_are_counted_and_named_in_the_summary(tmp_home, tmp_path, 
         assert store.get_span("b7ad6b7169203337").end_time is None
     finally:
         store.close()
+
+
+def test_an_overlong_json_line_is_skipped_without_holding_it(tmp_path, monkeypatch):
+    from retrieval.ingest import stream
+
+    monkeypatch.setattr(stream, "MAX_RECORD_BYTES", 1000)
+    long = json.dumps(
+        otlp_request(otlp_span("b7ad6b7169203331", [{"key": "x", "value": {"stringValue": "y" * 5000}}]))
+    )
+    path = tmp_path / "long.jsonl"
+    path.write_text(long + "\n" + json.dumps(otlp_request(otlp_span(GOOD_SPAN))) + "\n")
+    spans, errors, _ = read(path)
+    assert [s.span_id for s in spans] == [GOOD_SPAN]
+    assert [str(e) for e in errors] == [f"{path}:line 1: line is longer than 1,000 bytes; skipped"]

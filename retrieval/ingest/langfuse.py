@@ -27,7 +27,7 @@ from retrieval.ingest.common import (
 )
 from retrieval.ingest.genai import document_from
 from retrieval.ingest.source import Progress, opened
-from retrieval.ingest.stream import RecordTooLarge, Rejected, parse_line, records
+from retrieval.ingest.stream import RecordTooLarge, Rejected, lines, parse_line, records, too_long_line
 from retrieval.trace import (
     Document,
     IngestError,
@@ -248,7 +248,10 @@ def iter_langfuse_jsonl(
 ) -> Iterator[Span | IngestError]:
     """One observation (or one trace download) per line."""
     with opened(path, progress) as fp:
-        for number, line in enumerate(fp, start=1):
+        for number, line in lines(fp):
+            if line is None:
+                yield IngestError(path=str(path), location=f"line {number}", message=too_long_line())
+                continue
             if not line.strip():
                 continue
             where = f"line {number}"

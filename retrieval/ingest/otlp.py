@@ -19,7 +19,7 @@ import ijson
 from retrieval.ingest.common import BadTime, json_line_problem, nanos_to_datetime
 from retrieval.ingest.mapping import map_attributes
 from retrieval.ingest.source import Progress, opened
-from retrieval.ingest.stream import Rejected, clamp_int, parse_line, records
+from retrieval.ingest.stream import Rejected, clamp_int, lines, parse_line, records, too_long_line
 from retrieval.trace import IngestError, Span, SpanEvent, Status
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
@@ -220,7 +220,10 @@ def iter_otlp_jsonl(
 ) -> Iterator[Span | IngestError]:
     """The Collector file exporter's output: one ExportTraceServiceRequest JSON per line."""
     with opened(path, progress) as fp:
-        for number, line in enumerate(fp, start=1):
+        for number, line in lines(fp):
+            if line is None:
+                yield IngestError(path=str(path), location=f"line {number}", message=too_long_line())
+                continue
             if not line.strip():
                 continue
             try:

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 import ijson
 
-from retrieval.limits import MAX_INT, MAX_NESTING, MAX_RECORD_VALUES
+from retrieval.limits import MAX_INT, MAX_NESTING, MAX_RECORD_BYTES, MAX_RECORD_VALUES
 
 _OPEN = ("start_map", "start_array")
 _CLOSE = ("end_map", "end_array")
@@ -49,6 +49,7 @@ class RecordBuilder:
     def __init__(self) -> None:
         self.depth = 0
         self.values = 0
+        self.chars = 0
         self.problem: str | None = None
         self._stack: list[Any] = []
         self._key: str | None = None
@@ -91,6 +92,11 @@ class RecordBuilder:
         if self.values > MAX_RECORD_VALUES:
             self._reject(f"holds more than {MAX_RECORD_VALUES:,} values")
             return
+        if isinstance(value, str):
+            self.chars += len(value)
+            if self.chars > MAX_RECORD_BYTES:
+                self._reject(f"holds more than {_size(MAX_RECORD_BYTES)} of text")
+                return
         if not self._stack:
             self._root = value
         elif isinstance(self._stack[-1], list):
@@ -183,6 +189,31 @@ def bound_record(value: Any) -> str | None:
                 else:
                     count += 1
     return None
+
+
+def lines(fp: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line) of a JSON-lines stream; None for a line longer than MAX_RECORD_BYTES, which is
+    read past in pieces rather than held."""
+    number = 0
+    while True:
+        line = fp.readline(MAX_RECORD_BYTES + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) <= MAX_RECORD_BYTES or line.endswith(b"\n"):
+            yield number, line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = fp.readline(1 << 20)
+        yield number, None
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
+def too_long_line() -> str:
+    return f"line is longer than {_size(MAX_RECORD_BYTES)}; skipped"
 
 
 def parse_line(line: bytes) -> Any:
