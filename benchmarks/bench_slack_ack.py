@@ -49,7 +49,7 @@ def main() -> None:
         settings = Settings(home=Path(tmp), cache_dir=CACHE)
         config = SlackConfig(channels={CHANNEL: ChannelRule(services=["bench-svc"])}, review=False)
         slack = build(settings, config)
-        server = SlackHTTPServer(slack.app, port=0).start()
+        server = SlackHTTPServer(slack.app, signing_secret=SECRET, port=0).start()
         send = SlackSender(server.url, SECRET, fake=fake)
         try:
             for _ in range(3):  # warm up the listener threads

@@ -145,7 +145,7 @@ def start_bed(home: Path, store_dir: Path, monkeypatch, config: SlackConfig | No
     monkeypatch.setenv("SLACK_API_URL", fake.api_url)
     settings = Settings(home=home)
     slack = build(settings, config or default_config())
-    server = SlackHTTPServer(slack.app, host="127.0.0.1", port=0).start()
+    server = SlackHTTPServer(slack.app, signing_secret=SECRET, host="127.0.0.1", port=0).start()
     return Bed(fake, slack, server, SlackSender(server.url, SECRET, fake=fake), settings)
 
 

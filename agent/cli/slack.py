@@ -3,7 +3,6 @@ which services, and print the app manifest to create it in Slack."""
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -73,15 +72,10 @@ def serve_command(
     """Run the bot: HTTP on --port at /slack/events (needs SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET) or --socket."""
     from agent.settings import get_settings
     from agent.slack.app import SlackSetupError, SlackUnreachable, build
+    from agent.slack.logs import configure as configure_logging
     from agent.slack.server import SlackHTTPServer, serve_socket
 
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        logging.getLogger("slack_bolt").setLevel(logging.WARNING)
-        logging.getLogger("postmortem.slack.bolt").setLevel(logging.ERROR)
+    configure_logging(verbose)
     settings = get_settings()
     path, rules = _config(config)
     try:
@@ -115,7 +109,13 @@ def serve_command(
             serve_socket(slack.app, token)
         else:
             try:
-                server = SlackHTTPServer(slack.app, host=host, port=port)
+                secret = settings.slack_signing_secret
+                server = SlackHTTPServer(
+                    slack.app,
+                    signing_secret=secret.get_secret_value() if secret else "",
+                    host=host,
+                    port=port,
+                )
             except OSError as exc:
                 raise Failure(
                     f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose another --port"

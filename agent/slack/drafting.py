@@ -17,24 +17,47 @@ from agent.slack.requests import DraftRequest, RequestError, build_incident, thr
 
 log = logging.getLogger("postmortem.slack")
 MAX_THREAD_MESSAGES = 1000
+# Drafts queued or running. One worker drafts one at a time (seconds to minutes each): past these a request is
+# refused with the reason, rather than answered an hour later. Per channel, so one channel cannot starve the rest.
+MAX_QUEUED_DRAFTS = 12
+MAX_QUEUED_PER_CHANNEL = 3
+
+
+def reserve_draft(bot: Bot, channel: str) -> str | None:
+    """Hold a place in the queue for a draft from `channel`: None when held (the job submitted with
+    key=channel gives it back), else why not, in words for the requester."""
+    full = bot.runner.reserve(channel, MAX_QUEUED_PER_CHANNEL, MAX_QUEUED_DRAFTS)
+    if full is None:
+        return None
+    here, total = full
+    if here >= MAX_QUEUED_PER_CHANNEL:
+        return (
+            f"this channel already has {here} post-mortem drafts queued or under way (at most "
+            f"{MAX_QUEUED_PER_CHANNEL}): ask again when one has been posted"
+        )
+    return (
+        f"{total} post-mortem drafts are queued or under way (at most {MAX_QUEUED_DRAFTS}): "
+        "ask again in a few minutes"
+    )
 
 
 def queue_draft(bot: Bot, origin: Origin, access: Access, incident: Incident) -> None:
-    """Draft an incident already known (slash command, Regenerate)."""
+    """Draft an incident already known (slash command); its place was held with reserve_draft."""
     ahead = bot.runner.pending
     if ahead:
-        bot.progress(origin, progress_text(incident.title, f"queued, {ahead} ahead of it"))
+        _progress_or_release(bot, origin, progress_text(incident.title, f"queued, {ahead} ahead of it"))
     bot.runner.submit(
         f"draft {incident.title}",
         lambda: run_draft(bot, origin, access, incident),
         lambda exc: bot.report_failure(origin, exc),
+        key=origin.channel,
     )
 
 
 def queue_thread_draft(
     bot: Bot, origin: Origin, access: Access, request: DraftRequest, service: str | None
 ) -> None:
-    """Draft from a thread: its messages become the reports and the timeline."""
+    """Draft from a thread: its messages become the reports and the timeline (place held with reserve_draft)."""
 
     def job() -> None:
         bot.progress(origin, progress_text(request.text or "this thread", "reading the thread"))
@@ -45,8 +68,17 @@ def queue_thread_draft(
         incident = build_incident(request, service=service, reports=reports)
         run_draft(bot, origin, access, incident)
 
-    bot.progress(origin, progress_text(request.text or "this thread", "queued"))
-    bot.runner.submit("thread draft", job, lambda exc: bot.report_failure(origin, exc))
+    _progress_or_release(bot, origin, progress_text(request.text or "this thread", "queued"))
+    bot.runner.submit("thread draft", job, lambda exc: bot.report_failure(origin, exc), key=origin.channel)
+
+
+def _progress_or_release(bot: Bot, origin: Origin, text: str) -> None:
+    """The progress message; if it cannot be posted, the place held in the queue is given back."""
+    try:
+        bot.progress(origin, text)
+    except BaseException:
+        bot.runner.release(origin.channel)
+        raise
 
 
 def read_thread(bot: Bot, channel: str, thread_ts: str) -> list[dict[str, Any]]:

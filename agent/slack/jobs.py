@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ class Job:
     name: str
     run: Callable[[], None]
     on_error: Callable[[BaseException], None] | None = None
+    key: str | None = None  # the slot it holds (the channel of a draft), see JobRunner.reserve
 
 
 class JobRunner:
@@ -25,6 +27,7 @@ class JobRunner:
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._cond = threading.Condition()
         self._pending = 0
+        self._by_key: Counter[str] = Counter()
         self._stopped = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
@@ -35,16 +38,44 @@ class JobRunner:
         with self._cond:
             return self._pending
 
+    def reserve(self, key: str, per_key: int, overall: int) -> tuple[int, int] | None:
+        """Hold a slot under `key` for a job about to be submitted, unless `key` already has `per_key` or all
+        keys together `overall`: None when held, else (under key, overall) as they are. Check and hold are one
+        step, so requests arriving together cannot all pass the check."""
+        with self._cond:
+            here, total = self._by_key[key], sum(self._by_key.values())
+            if here >= per_key or total >= overall:
+                return here, total
+            self._by_key[key] += 1
+            return None
+
+    def release(self, key: str) -> None:
+        """Give back a slot held by reserve() whose job was not submitted after all."""
+        with self._cond:
+            self._release(key)
+
+    def _release(self, key: str) -> None:
+        self._by_key[key] -= 1
+        if self._by_key[key] <= 0:
+            del self._by_key[key]
+
     def submit(
-        self, name: str, run: Callable[[], None], on_error: Callable[[BaseException], None] | None = None
+        self,
+        name: str,
+        run: Callable[[], None],
+        on_error: Callable[[BaseException], None] | None = None,
+        key: str | None = None,
     ) -> int:
-        """Queue a job; returns how many jobs are ahead of it."""
+        """Queue a job; returns how many jobs are ahead of it. key: the slot reserve() held for it, given
+        back when the job ends."""
         with self._cond:
             if self._stopped:
+                if key is not None:
+                    self._release(key)
                 raise RuntimeError("the worker is stopped")
             ahead = self._pending
             self._pending += 1
-        self._queue.put(Job(name, run, on_error))
+        self._queue.put(Job(name, run, on_error, key))
         return ahead
 
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -76,6 +107,8 @@ class JobRunner:
             finally:
                 with self._cond:
                     self._pending -= 1
+                    if job.key is not None:
+                        self._release(job.key)
                     self._cond.notify_all()
 
 

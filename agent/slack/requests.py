@@ -24,7 +24,11 @@ USAGE = (
 FLAGS = ("since", "until", "service", "severity", "trace")
 _FLAG = re.compile(r"(?<!\S)--([A-Za-z-]+)(?:=|\s+)?(?!--)(\"[^\"]*\"|“[^”]*”|'[^']*'|[^\s\"“]+)?")
 _DASH = re.compile(r"(?<!\S)[—–](?=[A-Za-z])")  # clients may turn "--" into a dash
-_DRAFT = re.compile(r"^\s*draft\b(?:\s+an?\s+post[- ]?mortem\b)?(?:\s+(?:for|about|on))?\s*[:\-–]?\s*", re.I)
+# "draft a post-mortem[ for|about|on][:|-|–] <text>": the separator only when it stands alone, so "--service"
+# after it keeps both its dashes
+_DRAFT = re.compile(
+    r"^\s*draft\b(?:\s+an?\s+post[- ]?mortem\b)?(?:\s+(?:for|about|on))?\s*(?:[:\-–—](?=\s|$))?\s*", re.I
+)
 _MARKUP = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>|<([^>|]+)(?:\|([^>]*))?>")
 TITLE_CHARS = 160
 DESCRIPTION_CHARS = 4000

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from agent.api import ReviewError, resume_review
 from agent.slack.blocks import APPROVE, REGENERATE, REJECT, decided_blocks, mention, safe
 from agent.slack.bot import Bot, Origin
-from agent.slack.drafting import run_draft
+from agent.slack.drafting import reserve_draft, run_draft
 from agent.slack.registry import DraftRecord
 
 log = logging.getLogger("postmortem.slack")
@@ -37,10 +37,15 @@ def queue_decision(
     blocks: list[dict[str, Any]],
 ) -> None:
     origin = Origin(channel=record.channel, thread_ts=record.thread_ts, user=user)
+    refusal = reserve_draft(bot, record.channel) if choice == "regenerate" else None
+    if refusal is not None:
+        bot.ephemeral(record.channel, user, safe(f"Sorry, {refusal}."))
+        return
     bot.runner.submit(
         f"{choice} {record.thread_id}",
         lambda: decide(bot, choice, record, user, message_ts, blocks),
         lambda exc: bot.report_failure(origin, exc),
+        key=record.channel if choice == "regenerate" else None,
     )
 
 

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from agent.slack.blocks import ack_text, progress_text, safe
 from agent.slack.bot import Bot, Origin
 from agent.slack.config import pick_service
-from agent.slack.drafting import queue_draft
+from agent.slack.drafting import queue_draft, reserve_draft
 from agent.slack.requests import USAGE, build_incident, parse_request, split_command
 
 log = logging.getLogger("postmortem.slack")
@@ -48,6 +48,10 @@ def handle_command(
     except ValueError as exc:
         ack(text=f"{safe(str(exc), 500)}\n{USAGE}")
         return
+    refusal = reserve_draft(bot, channel)
+    if refusal is not None:
+        ack(text=safe(f"Sorry, {refusal}."))
+        return
     ack(text=ack_text(incident.title, bot.runner.pending))
     log.info("draft requested by %s in %s: %s", user, channel, incident.title)
     # After the acknowledgement: the thread root, which also shows the progress.
@@ -67,6 +71,7 @@ def handle_command(
             else ""
         )
         respond(text=f"I could not post in this channel ({safe(str(error), 80)}).{hint}")
+        bot.runner.release(channel)
         return
     ts = root.get("ts")
     origin = Origin(channel=channel, thread_ts=ts, user=user, progress_ts=ts)

@@ -11,7 +11,7 @@ from slack_bolt import App
 from agent.slack.blocks import safe
 from agent.slack.bot import Bot, Origin
 from agent.slack.config import pick_service
-from agent.slack.drafting import queue_thread_draft
+from agent.slack.drafting import queue_thread_draft, reserve_draft
 from agent.slack.requests import USAGE, mention_request, parse_request
 
 log = logging.getLogger("postmortem.slack")
@@ -42,6 +42,10 @@ def handle_mention(bot: Bot, event: dict[str, Any]) -> None:
         service = pick_service(access, request.service)
     except ValueError as exc:
         bot.post(origin, f"{safe(str(exc), 500)}\n{USAGE}")
+        return
+    refusal = reserve_draft(bot, channel)
+    if refusal is not None:
+        bot.post(origin, safe(f"Sorry, {refusal}."))
         return
     log.info("thread draft requested by %s in %s (thread %s)", user, channel, origin.thread_ts)
     queue_thread_draft(bot, origin, access, request, service)
