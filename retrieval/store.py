@@ -25,6 +25,7 @@ import chromadb
 import numpy as np
 
 from retrieval.keyword import KeywordFilter, KeywordIndex, KeywordRow, identifier_terms
+from retrieval.masking import mask_url, mask_urls
 from retrieval.render import postmortem_text, span_text
 from retrieval.store_records import (
     POSTMORTEMS,
@@ -89,7 +90,7 @@ def _exact_first(
 
 
 def _keyword_file(keyword_dir: Path, url: str) -> Path:
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", url).strip("-")[:60]
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", mask_url(url)).strip("-")[:60]  # no credentials in a file name
     digest = hashlib.sha1(url.encode()).hexdigest()[:8]
     return keyword_dir / f"{slug}-{digest}.sqlite3"
 
@@ -113,7 +114,7 @@ class TraceStore:
         if not re.fullmatch(r"[A-Za-z0-9_-]*", prefix):
             raise ValueError(f"collection prefix {prefix!r}: use letters, digits, '-' and '_'")
         self._embedder = embedder
-        self.location = str(url or path)
+        self.location = mask_url(str(url)) if url else str(path)  # shown to people: no credentials
         try:
             if path is not None:
                 path = Path(path)
@@ -138,7 +139,7 @@ class TraceStore:
             raise
         except Exception as exc:  # chromadb raises many types for "cannot connect/open"
             where = url or str(path)
-            raise StoreUnavailable(f"cannot open the Chroma store at {where}: {exc}") from exc
+            raise StoreUnavailable(mask_urls(f"cannot open the Chroma store at {where}: {exc}")) from exc
         self.keyword_file = keyword_file
         self._synced: dict[str, float] = {}
         self._span_index = KeywordIndex(keyword_file, "spans")

@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 import typer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
 from rich.markup import escape
 
 from agent.cli.common import EXIT_FAILURE, console, err_console, print_json
+from retrieval.masking import mask_url, mask_urls
 
 Status = Literal["ok", "warn", "fail", "skip"]
 MARK = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]", "skip": "[dim]skip[/]"}
@@ -23,6 +24,12 @@ class Check(BaseModel):
     status: Status
     detail: str
     fix: str = ""
+
+    @field_validator("detail", "fix")
+    @classmethod
+    def _no_credentials(cls, text: str) -> str:
+        """Every URL a check shows (settings, error messages quoting one) with its secrets masked."""
+        return mask_urls(text)
 
 
 class Report(BaseModel):
@@ -182,7 +189,7 @@ def check_provider(settings: Any) -> Check:
             fix=f"copy the key again into {where.split(' ')[0]}",
         )
     model = settings.model or "the provider's default model"
-    target = f" at {settings.base_url}" if settings.base_url else ""
+    target = f" at {mask_url(settings.base_url)}" if settings.base_url else ""
     return Check(name="provider", status="ok", detail=f"{chosen}{target}, {model}; key set (not contacted)")
 
 
@@ -217,7 +224,7 @@ def _bot_and_url_issues(settings: Any, bot: str | None) -> list[Issue]:
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             issues.append(
                 (
-                    f"SLACK_API_URL {settings.slack_api_url!r} is not a URL",
+                    f"SLACK_API_URL {mask_url(settings.slack_api_url)!r} is not a URL",
                     "unset SLACK_API_URL to talk to slack.com, or give http(s)://host/api/",
                 )
             )
@@ -332,7 +339,7 @@ def check_slack_online(settings: Any) -> Check:
         return Check(
             name="slack api",
             status="fail",
-            detail=f"cannot reach {api_url(settings)} ({exc})",
+            detail=f"cannot reach {mask_url(api_url(settings))} ({exc})",
             fix="check the network, or SLACK_API_URL",
         )
     return Check(

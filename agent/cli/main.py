@@ -8,6 +8,7 @@ from rich.markup import escape
 
 from agent.cli.common import EXIT_FAILURE, EXIT_USAGE, err_console
 from agent.errors import Failure, UserError
+from retrieval.masking import mask_urls
 
 app = typer.Typer(
     name="postmortem",
@@ -47,10 +48,10 @@ def run() -> None:
     try:
         app(prog_name="postmortem")
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {mask_urls(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(exc.exit_code) from None
     except Failure as exc:
-        err_console.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]failed:[/] {mask_urls(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(EXIT_FAILURE) from None
     except ValidationError as exc:  # a bad POSTMORTEM_* / SLACK_* / *_API_KEY setting
         if exc.title != "Settings":

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from agent.cli.common import EXIT_USAGE, console, err_console, print_json
 from agent.errors import Failure, UserError
+from retrieval.masking import mask_url, mask_urls
 
 if TYPE_CHECKING:
     import numpy as np
@@ -164,7 +165,8 @@ def _post(settings: Settings, channel: str, report: Any) -> str:
     except SlackApiError as exc:
         raise Failure(f"Slack refused the digest for {channel}: {exc.response.get('error', exc)}") from None
     except OSError as exc:
-        raise Failure(f"cannot reach Slack at {settings.slack_api_url or 'slack.com'}: {exc}") from None
+        where = mask_url(settings.slack_api_url) or "slack.com"
+        raise Failure(mask_urls(f"cannot reach Slack at {where}: {exc}")) from None
 
 
 def _render(fmt: Fmt, report: Any, groups: list[Any], by: ByOpt) -> str:

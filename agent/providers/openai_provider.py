@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from agent.providers.base import ChatMessage, ChatRequest, Failure, Provider, Sent, T, validation_reason
 from agent.providers.sdk_errors import sdk_failure
+from retrieval.masking import mask_url
 
 # Reasoning models accept neither temperature nor top_p (other than defaults) and want max_completion_tokens.
 _REASONING = re.compile(r"^(o\d|gpt-5)", re.IGNORECASE)
@@ -46,7 +47,7 @@ class OpenAIProvider(Provider):
         )
 
     def describe(self) -> str:
-        where = f" at {self.base_url}" if self.base_url else ""
+        where = f" at {mask_url(self.base_url)}" if self.base_url else ""
         return f"{self.name}:{self.model or '?'}{where}"
 
     # -- wire mapping ------------------------------------------------------------------------------------

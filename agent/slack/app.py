@@ -16,6 +16,7 @@ from agent.slack.config import SlackConfig
 from agent.slack.handlers import actions, command, mention
 from agent.slack.jobs import CountingExecutor, JobRunner
 from agent.slack.registry import Registry
+from retrieval.masking import mask_url, mask_urls
 
 log = logging.getLogger("postmortem.slack")
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -89,7 +90,9 @@ def build(settings: Settings, config: SlackConfig, *, socket: bool = False) -> S
             f"Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')}): copy the Bot User OAuth Token again"
         ) from None
     except OSError as exc:
-        raise SlackUnreachable(f"cannot reach the Slack API at {api_url(settings)} ({exc})") from None
+        raise SlackUnreachable(
+            mask_urls(f"cannot reach the Slack API at {mask_url(api_url(settings))} ({exc})")
+        ) from None
     listeners = CountingExecutor()
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     app = App(
