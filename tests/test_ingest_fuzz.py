@@ -208,8 +208,8 @@ def test_cli_keeps_what_was_stored_and_reports_each_problem(tmp_home, tmp_path, 
     from typer.testing import CliRunner
 
     from agent.cli import ingest
-    from agent.cli.store_factory import open_store
     from agent.settings import get_settings
+    from agent.store_factory import open_store
     from tests.agentkit import CACHE
 
     monkeypatch.setenv("POSTMORTEM_CACHE_DIR", str(CACHE))

@@ -116,7 +116,7 @@ def test_alias_bomb_in_front_matter_is_refused_fast(tmp_path):
 
 def test_one_safe_yaml_loader_for_incidents_and_the_slack_config(tmp_path):
     from agent.api import load_incident
-    from agent.cli.common import UserError
+    from agent.errors import UserError
     from agent.slack.config import ConfigError, load_config
 
     bomb = tmp_path / "incident.yaml"
@@ -202,7 +202,7 @@ def test_data_problems_are_counted_and_named_in_the_summary(tmp_home, tmp_path, 
     assert any("b7ad6b7169203336 of trace" in w and "repeats" in w for w in summary["warnings"])
     assert any("b7ad6b7169203337 ends before it starts (-1000 ms)" in w for w in summary["warnings"])
     assert all(w.startswith(str(path)) for w in summary["warnings"])
-    from agent.cli.store_factory import open_store
+    from agent.store_factory import open_store
 
     store = open_store(get_settings())
     try:
