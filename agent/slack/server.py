@@ -159,87 +159,94 @@ def signed(verifier: SignatureVerifier, body: bytes, headers: Any) -> bool:
         return False
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """One connection; the app, verifier, events path and replay memory come from _handler()."""
+
+    server_version = "postmortem-slack"
+    app: App
+    verifier: SignatureVerifier
+    events_path: str
+    replays: _Replays
+
+    def setup(self) -> None:
+        super().setup()
+        deadline = time.monotonic() + REQUEST_DEADLINE
+        self.rfile = _DeadlineReader(self.rfile, self.connection, deadline)  # type: ignore[assignment]
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except TimeoutError as exc:
+            log.info("dropped a slow client %s: %s", self.address_string(), exc)
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path.partition("?")[0] == "/healthz":
+            self._send(200, "ok", {"Content-Type": ["text/plain"]})
+        else:
+            self._send(404, "not found", {})
+
+    def do_POST(self) -> None:  # noqa: N802
+        request_path, _, query = self.path.partition("?")
+        if request_path != self.events_path:
+            self._send(404, "not found", {})
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            self._send(413, "payload too large", {})
+            return
+        raw = self.rfile.read(length)
+        if len(raw) < length:
+            self._send(400, "incomplete body", {})
+            return
+        if not signed(self.verifier, raw, self.headers):
+            self._send(401, "invalid request signature or timestamp", {})
+            return
+        if not self.replays.first_time(raw):
+            retry = self.headers.get("X-Slack-Retry-Num")
+            log.info("acknowledged a repeated request without running it (retry %s)", retry or "-")
+            self._send(200, "", {"X-Slack-No-Retry": ["1"]})
+            return
+        self._dispatch(raw, query)
+
+    def _dispatch(self, raw: bytes, query: str) -> None:
+        headers = {key.lower(): self.headers.get_all(key) or [] for key in self.headers}
+        try:
+            request = BoltRequest(body=raw.decode("utf-8"), query=query, headers=headers)
+        except Exception as exc:  # noqa: BLE001 - signed, yet not a Slack payload (bad JSON, bad form)
+            log.info("refused a signed request whose body does not parse (%s)", type(exc).__name__)
+            self._send(400, "malformed request body", {})
+            return
+        try:
+            response = self.app.dispatch(request)
+        except Exception:  # noqa: BLE001 - one bad request must not cost the connection its answer
+            log.exception("dispatching a request failed")
+            self._send(500, "internal error", {})
+            return
+        self._send(response.status, response.body, response.headers)
+
+    def _send(self, status: int, body: str | dict, headers: dict[str, Any]) -> None:
+        data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
+        self.send_response(status)
+        for key, values in headers.items():
+            if key.lower() == "content-length":
+                continue
+            for value in values if isinstance(values, list | tuple) else [values]:
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
 def _handler(app: App, verifier: SignatureVerifier, path: str) -> type[BaseHTTPRequestHandler]:
-    replays = _Replays()
-
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "postmortem-slack"
-
-        def setup(self) -> None:
-            super().setup()
-            self.rfile = _DeadlineReader(self.rfile, self.connection, time.monotonic() + REQUEST_DEADLINE)  # type: ignore[assignment]
-
-        def handle_one_request(self) -> None:
-            try:
-                super().handle_one_request()
-            except TimeoutError as exc:
-                log.info("dropped a slow client %s: %s", self.address_string(), exc)
-                self.close_connection = True
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
-            log.debug("%s " + format, self.address_string(), *args)
-
-        def do_GET(self) -> None:  # noqa: N802
-            if self.path.partition("?")[0] == "/healthz":
-                self._send(200, "ok", {"Content-Type": ["text/plain"]})
-            else:
-                self._send(404, "not found", {})
-
-        def do_POST(self) -> None:  # noqa: N802
-            request_path, _, query = self.path.partition("?")
-            if request_path != path:
-                self._send(404, "not found", {})
-                return
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = -1
-            if length < 0 or length > MAX_BODY:
-                self._send(413, "payload too large", {})
-                return
-            raw = self.rfile.read(length)
-            if len(raw) < length:
-                self._send(400, "incomplete body", {})
-                return
-            if not signed(verifier, raw, self.headers):
-                self._send(401, "invalid request signature or timestamp", {})
-                return
-            if not replays.first_time(raw):
-                retry = self.headers.get("X-Slack-Retry-Num")
-                log.info("acknowledged a repeated request without running it (retry %s)", retry or "-")
-                self._send(200, "", {"X-Slack-No-Retry": ["1"]})
-                return
-            self._dispatch(raw, query)
-
-        def _dispatch(self, raw: bytes, query: str) -> None:
-            headers = {key.lower(): self.headers.get_all(key) or [] for key in self.headers}
-            try:
-                request = BoltRequest(body=raw.decode("utf-8"), query=query, headers=headers)
-            except Exception as exc:  # noqa: BLE001 - signed, yet not a Slack payload (bad JSON, bad form)
-                log.info("refused a signed request whose body does not parse (%s)", type(exc).__name__)
-                self._send(400, "malformed request body", {})
-                return
-            try:
-                response = app.dispatch(request)
-            except Exception:  # noqa: BLE001 - one bad request must not cost the connection its answer
-                log.exception("dispatching a request failed")
-                self._send(500, "internal error", {})
-                return
-            self._send(response.status, response.body, response.headers)
-
-        def _send(self, status: int, body: str | dict, headers: dict[str, Any]) -> None:
-            data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
-            self.send_response(status)
-            for key, values in headers.items():
-                if key.lower() == "content-length":
-                    continue
-                for value in values if isinstance(values, list | tuple) else [values]:
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    return Handler
+    attrs = {"app": app, "verifier": verifier, "events_path": path, "replays": _Replays()}
+    return type("Handler", (_Handler,), attrs)
 
 
 def serve_socket(app: App, app_token: str) -> None:
