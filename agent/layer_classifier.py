@@ -1,11 +1,19 @@
 """Offline classification: a transparent score per failure layer from the detectors' findings, the labels of
 similar past post-mortems, and (weakly) the incident's own words.
 
-Each finding counts with its strength, scaled by whether it touches the traces whose outputs went bad and
-whether it lies in the incident's service: a red herring (high temperature everywhere, an unrelated tool
-error, a change in another service) is weak there, so it cannot decide the answer. Scores combine by
-noisy-OR, so several independent findings reinforce each other without one loud signal dominating.
+How findings combine (the rule the README and every rationale state): each finding counts with its strength,
+scaled down when none of its spans lies in a trace whose output went bad and when it lies only in other services.
+Findings of one detector about one kind of cause form a group, and a group counts once, with its strongest
+finding: near-duplicates are one piece of evidence, not many. A layer's score is the noisy-OR of its groups,
+1 - prod(1 - best of each group), so independent kinds of evidence reinforce each other and none decides alone.
 
+Upstream first: the model layer is named primary only when its evidence shows the model itself changed with the
+bad outputs (a model or snapshot change with a step in the bad-output rate) or that its inputs were right
+(findings marked `inputs_checked`: grounded instructions and context present, disparity not explained by the
+prompt or inputs, identical requests answered both ways). Otherwise a data, system or prompt cause tied to the
+bad outputs is preferred, and the rationale says which were examined.
+
+The primary layer is always named; a weak case says so through its confidence ('inconclusive').
 A layer is contributing when its own score is high enough (absolutely and against the primary's), or when a
 latent-condition finding (agent/detectors/latent.py: what let the trigger do harm) is tied to the bad outputs.
 Latent findings never make a layer primary: the primary is ranked on the other evidence.
@@ -18,18 +26,10 @@ from dataclasses import dataclass, field
 
 from agent.models import LAYERS, Classification, Confidence, Finding, Layer, LayerAssessment, Role
 from agent.state import SimilarIncident
+from agent.thresholds import T
 
-PRIMARY_MIN = 0.15  # below this no layer is named primary from trace findings (confidence says how sure)
-CONTRIBUTING_MIN = 0.33
-CONTRIBUTING_SHARE = 0.35  # of the primary's score
-RULED_OUT_MAX = 0.12
-OFF_SYMPTOM = 0.55  # weight of a finding none of whose evidence lies in a flagged trace
-OTHER_SERVICE = 0.35  # weight of a finding whose evidence lies only in other services
-PAST_PRIMARY = 0.2  # weight of a similar past incident's primary label (times its similarity)
-PAST_CONTRIBUTING = 0.08
-TEXT_WEIGHT_WITH_TRACES = 0.1
-TEXT_WEIGHT_NO_TRACES = 0.35
-LATENT_MIN = 0.15  # weight of a latent-condition finding tied to the symptom that names a contributing layer
+MODEL_CHANGE_KINDS = frozenset({"model_changed", "served_model_changed", "served_differs_from_requested"})
+UPSTREAM: tuple[Layer, ...] = ("data", "system", "prompt")
 
 # Which telemetry gap leaves which layer unknowable.
 _GAP_LAYER: tuple[tuple[str, Layer], ...] = (
@@ -53,26 +53,54 @@ class Contribution:
     evidence: list[str] = field(default_factory=list)
     linked: bool = False  # a trace finding tied to the symptom (in a flagged trace, or a change)
     latent: bool = False  # a latent condition (what let another layer's cause do harm)
+    group: str = ""  # findings of one group are one piece of evidence (see the module docstring)
+    finding: Finding | None = None
+
+
+def _combine(contributions: Sequence[Contribution]) -> tuple[float, int]:
+    """Noisy-OR over groups, each group counting with its strongest member (plus T.group_extra per further
+    member, 0 by default): (score, number of groups)."""
+    groups: dict[str, list[float]] = {}
+    for c in contributions:
+        groups.setdefault(c.group or c.source, []).append(min(c.weight, 0.95))
+    keep = 1.0
+    for weights in groups.values():
+        weights.sort(reverse=True)
+        best = min(0.95, weights[0] + T.group_extra * sum(weights[1:]))
+        keep *= 1.0 - best
+    return 1.0 - keep, len(groups)
 
 
 @dataclass
 class LayerScore:
     layer: Layer
-    score: float = 0.0
     contributions: list[Contribution] = field(default_factory=list)
     gap: bool = False  # a telemetry gap hides this layer
-    cause_score: float = 0.0  # the score without latent conditions: what ranks the primary
 
     def add(self, contribution: Contribution) -> None:
         self.contributions.append(contribution)
-        keep = 1.0 - min(contribution.weight, 0.95)
-        self.score = 1.0 - (1.0 - self.score) * keep
-        if not contribution.latent:
-            self.cause_score = 1.0 - (1.0 - self.cause_score) * keep
+
+    @property
+    def score(self) -> float:
+        return _combine(self.contributions)[0]
+
+    @property
+    def cause_score(self) -> float:
+        """The score without latent conditions: what ranks the primary."""
+        return _combine([c for c in self.contributions if not c.latent])[0]
+
+    @property
+    def linked_score(self) -> float:
+        """The cause score from trace findings tied to the symptom only."""
+        return _combine([c for c in self.contributions if c.linked and not c.latent])[0]
+
+    @property
+    def groups(self) -> int:
+        return _combine(self.contributions)[1]
 
     def latent_support(self) -> list[Contribution]:
         """Latent-condition contributions tied to the symptom and strong enough to name this layer."""
-        return [c for c in self.contributions if c.latent and c.linked and c.weight >= LATENT_MIN]
+        return [c for c in self.contributions if c.latent and c.linked and c.weight >= T.latent_min]
 
 
 @dataclass
@@ -97,16 +125,21 @@ def finding_weight(finding: Finding, data: ScoringInput) -> tuple[float, str, bo
         # already weighed the association with bad outputs
         traces = {data.trace_of(ref) for ref in span_refs}
         if not traces & data.flagged_traces:
-            weight *= OFF_SYMPTOM
+            weight *= T.off_symptom
             linked = False
             reasons.append("not in a flagged trace")
     if data.service and span_refs:
         services = {data.service_of(ref) for ref in span_refs} - {None}
         if services and data.service not in services:
-            weight *= OTHER_SERVICE
+            weight *= T.other_service
             linked = False
             reasons.append("other service")
     return weight, ", ".join(reasons), linked
+
+
+def group_of(finding: Finding) -> str:
+    """The group a finding belongs to: its detector and the kind of cause it names."""
+    return f"{finding.detector}/{finding.data.get('kind') or finding.title}"
 
 
 def score_layers(data: ScoringInput) -> dict[Layer, LayerScore]:
@@ -122,8 +155,18 @@ def score_layers(data: ScoringInput) -> dict[Layer, LayerScore]:
         weight, why, linked = finding_weight(finding, data)
         label = f"{finding.title} (strength {finding.strength:.2f}" + (f"; {why})" if why else ")")
         latent = bool(finding.data.get("latent"))
-        contribution = Contribution(f"finding:{i}", label, weight, list(finding.evidence), linked, latent)
-        scores[finding.layer_hint].add(contribution)
+        scores[finding.layer_hint].add(
+            Contribution(
+                f"finding:{i}",
+                label,
+                weight,
+                list(finding.evidence),
+                linked,
+                latent,
+                group_of(finding),
+                finding,
+            )
+        )
     for past in data.similar:
         similarity = max(0.0, min(1.0, past.score))
         layers = past.layers or ([past.primary_layer] if past.primary_layer else [])
@@ -131,15 +174,15 @@ def score_layers(data: ScoringInput) -> dict[Layer, LayerScore]:
         for layer in layers:
             if layer not in scores:
                 continue
-            weight = (PAST_PRIMARY if layer == primary else PAST_CONTRIBUTING) * similarity
+            weight = (T.past_primary if layer == primary else T.past_contributing) * similarity
             role = "primary" if layer == primary else "contributing"
             label = f"similar past incident {past.id} had {layer} as {role} (similarity {similarity:.2f})"
-            scores[layer].add(Contribution(f"pm:{past.id}", label, weight, [f"pm:{past.id}"]))
-    text_weight = TEXT_WEIGHT_WITH_TRACES if data.has_traces else TEXT_WEIGHT_NO_TRACES
+            scores[layer].add(Contribution(f"pm:{past.id}", label, weight, [f"pm:{past.id}"], group="past"))
+    text_weight = T.text_weight_with_traces if data.has_traces else T.text_weight_no_traces
     for layer, share in data.text_prior.items():
         if share > 0 and layer in scores:
             label = f"the incident's description and reports point at {layer} ({share:.0%} of cue words)"
-            scores[layer].add(Contribution("description", label, text_weight * share))
+            scores[layer].add(Contribution("description", label, text_weight * share, group="description"))
     return scores
 
 
@@ -154,12 +197,40 @@ def _gap_layer(finding: Finding) -> Layer | None:
     return None
 
 
+def model_qualified(score: LayerScore, data: ScoringInput) -> bool:
+    """Whether the model layer's evidence shows the model itself at fault: its model or snapshot changed in the
+    incident's service with a step up in bad outputs (or no bad output was recognised to measure it against),
+    or a finding checked that the inputs of the bad outputs were right."""
+    for c in score.contributions:
+        f = c.finding
+        if f is None or c.latent:
+            continue
+        if f.data.get("inputs_checked") and c.linked:
+            return True
+        in_service = float(f.data.get("scope_weight", 1.0)) >= 1.0
+        effect = float(f.data.get("effect", 0.0))
+        measured = bool(data.flagged_traces)
+        if (
+            f.data.get("kind") in MODEL_CHANGE_KINDS
+            and in_service
+            and (effect >= T.model_change_effect or not measured)
+        ):
+            return True
+    return False
+
+
 def _confidence(score: LayerScore, role: Role, margin: float) -> Confidence:
     trace_backed = [c for c in score.contributions if c.source.startswith("finding:")]
     if role == "primary":
-        if score.score >= 0.8 and len(trace_backed) >= 2 and margin >= 0.15:
+        if score.cause_score < T.primary_likely or not trace_backed:
+            return "inconclusive"
+        if (
+            score.score >= T.confirmed_score
+            and score.groups >= T.confirmed_groups
+            and margin >= T.confirmed_margin
+        ):
             return "confirmed"
-        return "likely" if score.score >= 0.45 and trace_backed else "inconclusive"
+        return "likely" if score.score >= T.likely_score else "inconclusive"
     if role == "contributing":
         return "likely" if score.score >= 0.5 and trace_backed else "inconclusive"
     if role == "ruled_out":
@@ -167,50 +238,79 @@ def _confidence(score: LayerScore, role: Role, margin: float) -> Confidence:
     return "inconclusive"
 
 
-def _rationale(score: LayerScore, role: Role) -> str:
+def _rationale(score: LayerScore, role: Role, note: str = "") -> str:
     if not score.contributions:
         if role == "ruled_out":
-            return "The traces were checked and no detector found a problem in this layer."
+            return "The traces were checked and no detector found a problem in this layer." + note
         if score.gap:
-            return "A telemetry gap hides this layer; nothing can be concluded either way."
-        return "No evidence about this layer was available."
-    ranked = sorted(score.contributions, key=lambda c: c.weight, reverse=True)
-    parts = "; ".join(f"{c.label} -> {c.weight:.2f}" for c in ranked[:5])
-    more = f"; and {len(ranked) - 5} more" if len(ranked) > 5 else ""
-    return f"Score {score.score:.2f} (noisy-OR of: {parts}{more})."
+            return "A telemetry gap hides this layer; nothing can be concluded either way." + note
+        return "No evidence about this layer was available." + note
+    groups: dict[str, list[Contribution]] = {}
+    for c in sorted(score.contributions, key=lambda c: c.weight, reverse=True):
+        groups.setdefault(c.group or c.source, []).append(c)
+    parts = []
+    for members in list(groups.values())[:5]:
+        best = members[0]
+        dupes = f" [+{len(members) - 1} more of the same kind, not counted again]" if len(members) > 1 else ""
+        parts.append(f"{best.label} -> {best.weight:.2f}{dupes}")
+    more = f"; and {len(groups) - 5} more groups" if len(groups) > 5 else ""
+    return (
+        f"Score {score.score:.2f} = 1 - prod(1 - strongest finding of each group) over {len(groups)} "
+        f"group(s): {'; '.join(parts)}{more}.{note}"
+    )
+
+
+def _pick_primary(ranked: list[LayerScore], data: ScoringInput) -> tuple[LayerScore, str]:
+    """The best layer tied to the symptom (else the best overall), upstream first; and a note saying why."""
+    candidates = [s for s in ranked if s.linked_score > 0] or ranked
+    top = candidates[0]
+    if top.layer != "model" or model_qualified(top, data):
+        return top, ""
+    upstream = [s for s in candidates if s.layer in UPSTREAM and s.linked_score >= T.upstream_floor]
+    examined = ", ".join(f"{s.layer} {s.linked_score:.2f}" for s in ranked if s.layer in UPSTREAM)
+    if upstream:
+        note = (
+            f" Upstream first: the model evidence shows neither a model change with the bad outputs nor that "
+            f"their inputs were right, so the strongest upstream cause tied to them is primary (examined: {examined})."
+        )
+        return upstream[0], note
+    note = (
+        f" Upstream causes examined first (data, system, prompt: {examined} tied to the bad outputs) and none "
+        "found, so the model is the most probable layer, without proof that its inputs were right."
+    )
+    return top, note
 
 
 def classify_offline(data: ScoringInput) -> Classification:
-    """Roles and confidences per layer; several layers may contribute, none is forced to be the root cause."""
+    """Roles and confidences per layer; several layers may contribute, the primary is always named."""
     scores = score_layers(data)
-    ranked = sorted(scores.values(), key=lambda s: (s.cause_score, s.score), reverse=True)
-    # the primary layer is the best one tied to the symptom, when any is; else the best overall
-    candidates = [s for s in ranked if any(c.linked and not c.latent for c in s.contributions)] or ranked
-    top = candidates[0]
-    second = next(s for s in ranked if s is not top)
-    floor = PRIMARY_MIN if data.has_traces else 0.05
-    primary: Layer | None = top.layer if top.cause_score >= floor else None
+    order = {
+        layer: i for i, layer in enumerate(("data", "system", "prompt", "model"))
+    }  # upstream first on ties
+    ranked = sorted(scores.values(), key=lambda s: (-s.cause_score, order[s.layer]))
+    top, note = _pick_primary(ranked, data)
+    second = max((s.cause_score for s in ranked if s is not top), default=0.0)
     assessments: list[LayerAssessment] = []
     for s in ranked:
         # a layer contributes only through a finding tied to the symptom: an off-symptom signal
         # (an unrelated error, a change in another service) can raise a score, never a role
         trace_backed = any(c.linked for c in s.contributions)
-        if s.layer == primary:
+        if s is top:
             role: Role = "primary"
-        elif primary is not None and (
+        elif top.cause_score > 0 and (  # with no cause found, nothing is said to have contributed to it
             (
-                s.score >= CONTRIBUTING_MIN
-                and s.score >= CONTRIBUTING_SHARE * top.score
+                s.score >= T.contributing_min
+                and s.score >= T.contributing_share * top.score
                 and (trace_backed or not data.has_traces)
             )
             or s.latent_support()
         ):
             role = "contributing"
-        elif data.has_traces and not s.gap and s.score < RULED_OUT_MAX:
+        elif data.has_traces and not s.gap and s.score < T.ruled_out_max:
             role = "ruled_out"
         else:
             role = "unknown"
-        margin = top.cause_score - second.cause_score if s.layer == primary else 0.0
+        margin = top.cause_score - second if s is top else 0.0
         evidence: list[str] = []
         for c in sorted(s.contributions, key=lambda c: c.weight, reverse=True):
             evidence += [ref for ref in c.evidence if ref not in evidence]
@@ -219,9 +319,9 @@ def classify_offline(data: ScoringInput) -> Classification:
                 layer=s.layer,
                 role=role,
                 confidence=_confidence(s, role, margin),
-                rationale=_rationale(s, role),
+                rationale=_rationale(s, role, note if s is top else ""),
                 evidence=evidence[:8],
                 score=round(s.score, 3),
             )
         )
-    return Classification(primary=primary, layers=assessments, method="offline")
+    return Classification(primary=top.layer, layers=assessments, method="offline")

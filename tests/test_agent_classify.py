@@ -74,20 +74,52 @@ def test_red_herrings_do_not_decide():
     assert result.method == "offline"
 
 
-def test_several_layers_contribute_and_none_is_forced():
+def test_several_layers_contribute_independent_groups_reinforce_near_duplicates_do_not():
     findings = [
         _finding("stale_documents", "data", 0.7, "1", "2"),
         _finding("prompt_change", "prompt", 0.45, "5", change=True),  # a change's first span need not be bad
-        _finding("prompt_change", "prompt", 0.2, "2"),
+        _finding("injection", "prompt", 0.2, "2"),
     ]
     result, layers = _classify(findings)
     assert result.primary == "data" and layers["prompt"].role == "contributing"
     assert layers["model"].role == "ruled_out" and layers["system"].role == "ruled_out"
     assert layers["data"].confidence in ("likely", "confirmed")
-    assert "noisy-OR" in layers["prompt"].rationale and "prompt_change finding" in layers["prompt"].rationale
-    assert layers["prompt"].score > 0.45  # two prompt findings reinforce each other
-    weak, weak_layers = _classify([_finding("sampling", "model", 0.1, "1")])
-    assert weak.primary is None and weak_layers["model"].role != "primary"
+    assert (
+        "over 2 group(s)" in layers["prompt"].rationale
+        and "prompt_change finding" in layers["prompt"].rationale
+    )
+    assert layers["prompt"].score == 0.56  # two detectors, two groups: 1 - (1 - 0.45)(1 - 0.2)
+    # ten near-duplicates of one detector about one kind of cause are one piece of evidence
+    dupes = [_finding("tool_errors", "system", 0.17, "1") for _ in range(10)]
+    _, dupe_layers = _classify(dupes)
+    assert (
+        dupe_layers["system"].score == 0.17 and "+9 more of the same kind" in dupe_layers["system"].rationale
+    )
+
+
+def test_the_primary_is_always_named_and_a_weak_case_says_so_in_its_confidence():
+    weak, weak_layers = _classify([_finding("stale_documents", "data", 0.1, "1")])
+    assert weak.primary == "data" and weak_layers["data"].confidence == "inconclusive"
+    nothing, nothing_layers = _classify([])
+    assert nothing.primary is not None and nothing_layers[nothing.primary].confidence == "inconclusive"
+
+
+def test_upstream_first_the_model_is_primary_only_with_a_model_change_or_inputs_shown_right():
+    unproven = [_finding("sampling", "model", 0.5, "1"), _finding("stale_documents", "data", 0.2, "2")]
+    result, layers = _classify(unproven)
+    assert result.primary == "data" and "Upstream first" in layers["data"].rationale
+    checked = _finding("grounding", "model", 0.5, "1")
+    checked.data["inputs_checked"] = True
+    assert _classify([checked, unproven[1]])[0].primary == "model"
+    changed = _finding("model_drift", "model", 0.5, "1", change=True)
+    changed.data.update(kind="served_model_changed", effect=0.6, scope_weight=1.0)
+    assert _classify([changed, unproven[1]])[0].primary == "model"
+    changed.data["effect"] = (
+        0.0  # a change with no step in bad outputs is not the model changing at the onset
+    )
+    assert _classify([changed, unproven[1]])[0].primary == "data"
+    alone, alone_layers = _classify([unproven[0]])  # nothing upstream: the model, saying what was examined
+    assert alone.primary == "model" and "Upstream causes examined first" in alone_layers["model"].rationale
 
 
 def test_a_telemetry_gap_leaves_its_layer_unknown_not_ruled_out():
@@ -160,4 +192,5 @@ def test_a_latent_condition_never_becomes_primary_nor_contributes_off_symptom():
     assert _classify(weak)[1]["data"].role != "contributing"
     alone = [_latent("prompt", 0.9, "2")]  # with nothing else, a condition is not a cause
     result, layers = _classify(alone)
-    assert result.primary is None and layers["prompt"].role == "unknown"
+    assert result.primary != "prompt" and layers["prompt"].role == "unknown"
+    assert layers[result.primary].confidence == "inconclusive"

@@ -68,7 +68,7 @@ def test_stems_plurals_and_word_edges() -> None:
     assert [h.cue for h in cue_hits("known biases")] == ["bias"]
     assert cue_hits("the biasing circuit") == []  # 'bias' takes only s/es, not any ending
     assert [h.cue for h in cue_hits("AI-generated images spread")] == ["ai generated image"]
-    assert [h.cue for h in cue_hits("hit rates")] == ["hit rate"]
+    assert [h.cue for h in cue_hits("wrong answers")] == ["wrong answer"]
 
 
 def test_weights_decide_and_the_prior_is_the_weight_share() -> None:

@@ -279,18 +279,31 @@ def _request_source(trace: list[Span], span: Span) -> tuple[Span, str]:
 
 
 def _unwrap(value: str) -> str:
-    """A JSON input ({"question": "..."}) -> its longest string value; plain text as is."""
+    """A JSON input ({"question": "..."}, a JSON string, a recorded call {"args": [...], "kwargs": {...}}) -> the
+    text in it; plain text as is."""
     text = value.strip()
-    if not text.startswith(("{", "[")):
+    if not text.startswith(("{", "[", '"')):
         return text
     try:
         data = json.loads(text)
     except ValueError:
         return text
+    if isinstance(data, str):
+        return data
     if isinstance(data, dict):
         for key in ("question", "query", "input", "message", "text", "prompt", "content"):
             if isinstance(data.get(key), str) and data[key].strip():
                 return data[key]
+        # a function call recorded with its arguments (OpenLLMetry's entity input): its longest text argument
+        call_args = (
+            [a for a in data.get("args") or [] if isinstance(a, str)]
+            if isinstance(data.get("args"), list)
+            else []
+        )
+        if isinstance(data.get("kwargs"), dict):
+            call_args += [v for v in data["kwargs"].values() if isinstance(v, str)]
+        if call_args:
+            return max(call_args, key=len)
         data = data.get("messages", data)
     if isinstance(data, list):
         users = [m.get("content") for m in data if isinstance(m, dict) and m.get("role") == "user"]

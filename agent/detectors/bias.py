@@ -196,6 +196,7 @@ def _assess(ctx, label, members, answers, pairs, neg) -> Finding | None:
             )
         ),
         kind="disparate_outcomes",
+        inputs_checked=not explained and not by_input,  # neither the prompt nor the inputs explain it
         group=label,
         rate_group=round(r_in, 3),
         rate_others=round(r_out, 3),

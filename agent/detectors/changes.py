@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from agent.detectors.base import DetectorContext
 from agent.detectors.stats import Association, associate, rate, step_effect
 from agent.models import span_ref
+from agent.thresholds import T
 from retrieval.trace import Span
 
 
@@ -26,8 +27,14 @@ class Change:
     old_spans: list[Span]
 
 
+STEP_REACH = 50  # calls on each side of a new value's first appearance that judge whether it is a step
+MIN_BEFORE = 3  # calls before it needed to say which value was in use
+
+
 def find_changes(items: list[tuple[Span, str]], group: str = "", min_count: int = 2) -> list[Change]:
-    """Each value that first appears after another one was in use is a change (one-off values ignored)."""
+    """Each step in a persistent setting: a value that first appears after one other value held most of the
+    calls (T.persistent_before) and then holds a share of the calls that follow (T.persistent_after). A setting
+    that varies per request (sampling jitter, A/B arms from the start) has no step; one-off values are ignored."""
     items = sorted(items, key=lambda x: x[0].start_time)
     if not items:
         return []
@@ -40,10 +47,16 @@ def find_changes(items: list[tuple[Span, str]], group: str = "", min_count: int 
     for key, i in sorted(first_at.items(), key=lambda kv: kv[1]):
         if i == 0 or counts[key] < min_count:
             continue
-        prior = Counter(k for _, k in items[max(0, i - 50) : i] if k != key)
-        if not prior:
+        before = items[max(0, i - STEP_REACH) : i]
+        prior = Counter(k for _, k in before if k != key)
+        if not prior or len(before) < min(MIN_BEFORE, len(items) - 1):
             continue
-        old = prior.most_common(1)[0][0]
+        old, n_prior = prior.most_common(1)[0]
+        following = items[i : i + STEP_REACH]
+        if n_prior < T.persistent_before * len(before) or sum(
+            k == key for _, k in following
+        ) < T.persistent_after * len(following):
+            continue  # per-request variation, not a step
         last_old = next((s for s, k in reversed(items[:i]) if k == old), None)
         after = items[i:]
         changes.append(
@@ -87,9 +100,11 @@ class ChangeScore:
         return data
 
 
-def score_change(ctx: DetectorContext, change: Change, base: float = 0.15, gain: float = 0.8) -> ChangeScore:
+def score_change(ctx: DetectorContext, change: Change, gain: float | None = None) -> ChangeScore:
     """Strength of a change: in the incident's service? followed by a step up in bad outputs? and, when old
-    and new ran side by side, were the new one's outputs worse?"""
+    and new ran side by side, were the new one's outputs worse? A change after which the bad-output rate stayed
+    as it was weighs T.change_base (nothing), however close it is to the onset."""
+    gain = T.model_change_gain if gain is None else gain
     scope = ctx.scope_weight(change.first_new)
     step, step_score = step_effect(ctx, change.first_new.start_time)
     mixed = None
@@ -102,12 +117,12 @@ def score_change(ctx: DetectorContext, change: Change, base: float = 0.15, gain:
         effect = max(effect, mixed.score)
     example = None
     if not ctx.flags:
-        effect = 0.1  # no symptom known: a change is only a candidate
+        effect = T.change_no_symptom  # no symptom known: a change is only a candidate
     elif effect >= 0.3:
         new_traces = {s.trace_id for s in change.new_spans}
         example = next((u for u in ctx.answers if u.trace_id in new_traces and ctx.is_flagged(u)), None)
     return ChangeScore(
-        strength=scope * (base + gain * effect),
+        strength=scope * (T.change_base + gain * effect),
         effect=effect,
         step=step,
         mixed=mixed,

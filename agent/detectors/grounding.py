@@ -238,6 +238,8 @@ def _finding(ctx, bad_win, checked_win, base_rate: tuple[int, int]) -> Finding:
         quotes=quotes,
         kind="unsupported",
         layer_reason=why,
+        inputs_checked=layer
+        == "model",  # context present and instructions require grounding: inputs were right
         rate_window=round(len(bad_win) / len(checked_win), 3),
         rate_baseline=round(k_base / n_base, 3) if n_base else None,
         novelty=round(new, 3),

@@ -40,8 +40,8 @@ FAILURE_RULE = re.compile(
 )
 # tool names that act on the world (as opposed to reading it)
 ACTION_TOOL = re.compile(
-    r"(?:^|[._\-\s])(?:create|send|forward|reply|post|issue|refund|pay|charge|transfer|book|cancel|delete|"
-    r"remove|update|approve|submit|enroll|grant|publish|write|execute|purchase|rebook|reset|assign)"
+    r"(?:^|[._\-\s])(?:create|send|reply|post|pay|charge|transfer|book|cancel|delete|"
+    r"remove|update|approve|submit|enroll|grant|publish|write|execute|purchase|reset|assign)"
     r"(?:$|[._\-\s]|[a-z]*(?:$|[._\-\s]))",
     re.IGNORECASE,
 )

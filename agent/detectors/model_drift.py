@@ -70,7 +70,7 @@ def _served_changes(ctx: DetectorContext, llm: list[Span]) -> list[Finding]:
 
 
 def _change_finding(ctx: DetectorContext, change, service: str | None) -> Finding:
-    score = score_change(ctx, change, base=0.2)
+    score = score_change(ctx, change)
     data = score.as_data()
     old_req = {s.request_model for s in change.old_spans}
     new_req = {s.request_model for s in change.new_spans}

@@ -12,6 +12,7 @@ from agent.detectors.changes import change_evidence, find_changes, score_change
 from agent.detectors.common import make, pct, system_text, when
 from agent.detectors.text import norm
 from agent.models import Finding, span_ref
+from agent.thresholds import T
 from retrieval.trace import Span
 
 NAME = "sampling"
@@ -50,7 +51,7 @@ def _changes(ctx: DetectorContext) -> list[Finding]:
     findings = []
     for service, items in groups.items():
         for change in find_changes(items, group=service or ""):
-            score = score_change(ctx, change, base=0.1, gain=0.7)
+            score = score_change(ctx, change, gain=T.sampling_change_gain)
             data = score.as_data()
             findings.append(
                 make(
@@ -97,7 +98,7 @@ def _usual_temperature(ctx: DetectorContext) -> list[Finding]:
             NAME,
             f"High sampling temperature ({median(t_win):g})"
             + (", as in the baseline" if same_as_before else ""),
-            strength=0.05 if same_as_before else 0.15,
+            strength=T.usual_temperature if same_as_before else T.new_temperature,
             layer_hint="model",
             evidence=[span_ref(hot.span_id)],
             detail=detail,
@@ -139,6 +140,7 @@ def _divergent_repeats(ctx: DetectorContext) -> list[Finding]:
                 f"{k} of their {n} answers were flagged, the others not: the failure is stochastic."
             ),
             kind="nondeterministic",
+            inputs_checked=True,  # identical inputs were also answered well: the inputs were not the problem
             repeated_requests=len(mixed),
             flagged=k,
             answers=n,

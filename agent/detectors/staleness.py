@@ -170,7 +170,7 @@ def _change_finding(ctx: DetectorContext, key: str, rows: list, change: Change) 
     new_i, new_doc = _index_of(rows, change.first_new)
     old_date, new_date = parse_date(change.old), parse_date(new_doc.updated_at)
     rolled_back = bool(old_date and new_date and new_date < old_date)
-    score = score_change(ctx, change, base=0.15, gain=0.8)
+    score = score_change(ctx, change)
     data = score.as_data()
     if rolled_back:
         title = f"An older version of {key} (updated {new_date}) replaced the newer one (updated {old_date})"

@@ -12,6 +12,7 @@ from agent.detectors.common import make, pct, span_quote
 from agent.detectors.stats import novelty
 from agent.detectors.text import ERROR_ACK, REFUSAL, TOOL_ERROR, numbers
 from agent.models import Finding, span_ref
+from agent.thresholds import T
 from retrieval.trace import Span, SpanKind
 
 NAME = "tool_errors"
@@ -113,7 +114,7 @@ def _finding(ctx: DetectorContext, name: str, fails: list[Failure], base_fails: 
     base_ignored, _ = _ignored(ctx, base_fails)
     new_errors = novelty(len(traces), n_win, len(base_traces), n_base)
     new_ignored = novelty(len(ignored), n_win, len(base_ignored), n_base)
-    strength = 0.05 + 0.35 * new_errors + 0.5 * new_ignored * (1.0 if fabricated else 0.7)
+    strength = T.tool_error_base + 0.35 * new_errors + 0.5 * new_ignored * (1.0 if fabricated else 0.7)
     first = fails[0]
     evidence = [span_ref(first.span.span_id)] + [span_ref(a.span_id) for a in (fabricated or ignored)[:3]]
     detail = (

@@ -1,0 +1,147 @@
+"""The judgement's thresholds and weights in one table, each with the reason for its value.
+
+Detectors and the classifier read `T.<name>` at call time (never a copy taken at import), so a sensitivity sweep
+(`python -m benchmarks sensitivity`) can move one value at a time and show whether any verdict sits on a knife
+edge. Values were set on the dev cases only; a value is only ever changed together with its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def _t(value: float, why: str) -> float:
+    return Field(default=value, description=why)  # type: ignore[return-value]
+
+
+class Thresholds(BaseModel):
+    """Every number the offline judgement decides with. `description` is the reason for the value."""
+
+    model_config = ConfigDict(validate_assignment=True)
+
+    # ---- classifier: how a finding counts -----------------------------------------------------------------
+    off_symptom: float = _t(
+        0.55,
+        "a finding none of whose spans lies in a trace with a bad output is about other traffic: it keeps about "
+        "half its weight, so it can still rank a layer when nothing is tied to the symptom, never outweigh one "
+        "finding that is",
+    )
+    other_service: float = _t(
+        0.35,
+        "a finding only in other services is a red herring unless the incident's own service shows nothing: a "
+        "third of its weight keeps it visible, never decisive",
+    )
+    past_primary: float = _t(
+        0.2,
+        "a similar past incident's primary layer (times its similarity) is a prior, weaker than any trace finding "
+        "of moderate strength",
+    )
+    past_contributing: float = _t(
+        0.08, "a past incident's contributing layers: a hint, below the past primary"
+    )
+    text_weight_with_traces: float = _t(
+        0.1,
+        "with traces, the incident's own words are a tie-breaker only: people describe symptoms, not causes",
+    )
+    text_weight_no_traces: float = _t(
+        0.35,
+        "without traces the description and past incidents are all there is: a real but inconclusive prior",
+    )
+    # ---- classifier: roles and confidence -----------------------------------------------------------------
+    primary_likely: float = _t(
+        0.15,
+        "below this cause score the primary layer is still named (never abstain) but its confidence is "
+        "'inconclusive': a single weak finding is not an explanation",
+    )
+    likely_score: float = _t(
+        0.45, "a primary layer scoring this (about one strong finding tied to the symptom) is 'likely'"
+    )
+    confirmed_score: float = _t(0.8, "'confirmed' needs a high score ...")
+    confirmed_groups: float = _t(2, "... from at least two independent groups of evidence ...")
+    confirmed_margin: float = _t(0.15, "... and a clear lead over the next layer")
+    contributing_min: float = _t(0.33, "a non-primary layer needs about one moderate finding to contribute")
+    contributing_share: float = _t(
+        0.35, "... and a third of the primary's score, so a minor side finding is not called a contributor"
+    )
+    ruled_out_max: float = _t(0.12, "a layer examined with less than this is ruled out (noise level)")
+    latent_min: float = _t(
+        0.15,
+        "a latent condition (what let the trigger do harm) tied to the symptom names a contributing layer",
+    )
+    group_extra: float = _t(
+        0.0,
+        "what each further finding of one group (same detector, same kind of cause) adds: nothing, so a "
+        "detector's near-duplicates never add up to a verdict",
+    )
+    # ---- classifier: upstream first -----------------------------------------------------------------------
+    model_change_effect: float = _t(
+        0.15,
+        "a model or snapshot change counts as 'the model changed at the onset' when the bad-output rate "
+        "stepped up this much with it (effect score, 0..1)",
+    )
+    upstream_floor: float = _t(
+        0.05,
+        "an upstream layer (data, system, prompt) with at least this much evidence tied to the symptom is "
+        "preferred to a model verdict whose inputs were never shown right",
+    )
+    # ---- changes: a step in a persistent setting ----------------------------------------------------------
+    persistent_before: float = _t(
+        0.6,
+        "a setting is persistent when its most common value held this share of the calls before a new value "
+        "appeared; a setting that varies per request (sampling jitter, A/B arms) has no single old value, so "
+        "a new value of it is not a change",
+    )
+    persistent_after: float = _t(
+        0.2,
+        "a new value must then hold this share of the calls that follow (a staged rollout reaches 20% soon; a "
+        "stray value does not)",
+    )
+    change_base: float = _t(
+        0.0,
+        "what a change weighs before any association with bad outputs: nothing, however close to the onset",
+    )
+    change_no_symptom: float = _t(
+        0.1,
+        "the effect assumed for a change when no bad output was recognised at all: a candidate, not evidence",
+    )
+    model_change_gain: float = _t(0.8, "strength per unit of effect, model and prompt changes")
+    sampling_change_gain: float = _t(
+        0.7,
+        "strength per unit of effect of a sampling change: lower, as sampling moves quality a little and "
+        "rarely causes a step in bad outputs by itself",
+    )
+    # ---- detectors: presence is not evidence -------------------------------------------------------------
+    tool_error_base: float = _t(
+        0.0,
+        "a tool error as such weighs nothing: only errors that are new against the baseline, or that answers "
+        "ignored, count (novelty terms of the tool_errors detector)",
+    )
+    usual_temperature: float = _t(
+        0.0, "a high temperature the baseline ran with too is not a change and marks no bad output: nothing"
+    )
+    new_temperature: float = _t(
+        0.1,
+        "a high temperature new in the window, not found as a step (per-request settings): a weak hint only",
+    )
+
+
+T = Thresholds()
+
+
+@contextmanager
+def scaled(name: str, factor: float) -> Iterator[None]:
+    """Temporarily multiply one threshold (for the sensitivity sweep); restored on exit."""
+    old = getattr(T, name)
+    setattr(T, name, old * factor)
+    try:
+        yield
+    finally:
+        setattr(T, name, old)
+
+
+def table() -> list[tuple[str, float, str]]:
+    """(name, value, why) for every threshold, in declaration order."""
+    return [(n, getattr(T, n), f.description or "") for n, f in Thresholds.model_fields.items()]
