@@ -99,19 +99,29 @@ class Thresholds(BaseModel):
         "a new value must then hold this share of the calls that follow (a staged rollout reaches 20% soon; a "
         "stray value does not)",
     )
-    change_base: float = _t(
-        0.0,
-        "what a change weighs before any association with bad outputs: nothing, however close to the onset",
-    )
     change_no_symptom: float = _t(
         0.1,
         "the effect assumed for a change when no bad output was recognised at all: a candidate, not evidence",
     )
-    model_change_gain: float = _t(0.8, "strength per unit of effect, model and prompt changes")
+    model_change_gain: float = _t(
+        0.9,
+        "a change's strength is gain * sqrt(effect): nothing without a step in bad outputs, about half with a "
+        "clear partial step (effect 0.3), near the gain with a full one",
+    )
     sampling_change_gain: float = _t(
-        0.7,
+        0.75,
         "strength per unit of effect of a sampling change: lower, as sampling moves quality a little and "
         "rarely causes a step in bad outputs by itself",
+    )
+    # ---- symptoms: which outputs were bad --------------------------------------------------------------
+    symptom_rise_p: float = _t(
+        0.01,
+        "an output pattern (refusal, cut off, wrong language, error, very short) whose window rate exceeds the "
+        "baseline's with a one-sided Fisher p below this is a symptom: 1 in 100 by chance across the ~5 "
+        "patterns checked per incident",
+    )
+    symptom_rise_ratio: float = _t(
+        2.0, "... and at least doubled: a significant but small drift of a common pattern is not a symptom"
     )
     # ---- detectors: presence is not evidence -------------------------------------------------------------
     tool_error_base: float = _t(

@@ -161,7 +161,7 @@ def test_high_temperature_everywhere_is_not_a_cause():
 
     _, findings = analyse(traffic(60, 0, 20, window), base)
     hot = by(findings, "sampling", "high_temperature")
-    assert len(hot) == 1 and hot[0].strength <= 0.05 and hot[0].data["new"] is False
+    assert len(hot) == 1 and hot[0].strength == 0.0 and hot[0].data["new"] is False
     assert "not new" in hot[0].detail
     assert not by(findings, "sampling", "sampling_changed")
 
@@ -218,3 +218,42 @@ def test_a_new_deployed_model_and_an_alias_that_is_not_a_change():
     )
     _, findings = analyse(alias, [])
     assert not by(findings, "model_drift")
+
+
+def test_per_request_sampling_jitter_is_not_a_change_and_a_change_without_a_step_weighs_nothing():
+    """Temperature drawn per request (features, A/B arms, user settings) has no old value to step from; the bad
+    outputs come from a prompt regression in the window."""
+    f = SpanFactory()
+    temps = [0.2, 0.3, 0.5, 0.7, 0.9]
+    base = traffic(
+        40,
+        -2880,
+        60,
+        lambda i, t: f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE], temperature=temps[(i * 3) % 5]),
+    )
+
+    def window(i, t):
+        q, a = QA[i % 5]
+        bad = i >= 30 and i % 5 in (0, 3)
+        return f.trace(t, q, INVENTED if bad else a, docs=[POLICY, BAGGAGE], temperature=temps[(i * 7) % 5])
+
+    _, findings = analyse(traffic(60, 0, 20, window), base)
+    assert not by(findings, "sampling", "sampling_changed")
+    # a real step in a persistent setting, followed by no rise in bad outputs (they start hours later), is
+    # found and weighs nothing
+    f = SpanFactory()
+    base = traffic(
+        40, -2880, 60, lambda i, t: f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE], temperature=0.2)
+    )
+
+    def quiet(i, t):
+        q, a = QA[i % 5]
+        bad = i >= 30 and i % 5 in (0, 3)
+        return f.trace(
+            t, q, INVENTED if bad else a, docs=[POLICY, BAGGAGE], temperature=0.2 if i < 5 else 0.4
+        )
+
+    _, findings = analyse(traffic(60, 0, 20, quiet), base)
+    step = by(findings, "sampling", "sampling_changed")
+    assert len(step) == 1 and step[0].data["new"] == "temperature=0.4"
+    assert step[0].data["effect"] == 0.0 and step[0].strength == 0.0

@@ -278,6 +278,9 @@ def _request_source(trace: list[Span], span: Span) -> tuple[Span, str]:
     return span, span.user_text
 
 
+_TEXT_KEYS = ("question", "query", "input", "message", "text", "prompt", "content")
+
+
 def _unwrap(value: str) -> str:
     """A JSON input ({"question": "..."}, a JSON string, a recorded call {"args": [...], "kwargs": {...}}) -> the
     text in it; plain text as is."""
@@ -291,19 +294,16 @@ def _unwrap(value: str) -> str:
     if isinstance(data, str):
         return data
     if isinstance(data, dict):
-        for key in ("question", "query", "input", "message", "text", "prompt", "content"):
-            if isinstance(data.get(key), str) and data[key].strip():
-                return data[key]
+        kwargs = data.get("kwargs") if isinstance(data.get("kwargs"), dict) else {}
+        for holder in (data, kwargs):
+            for key in _TEXT_KEYS:
+                if isinstance(holder.get(key), str) and holder[key].strip():
+                    return holder[key]
         # a function call recorded with its arguments (OpenLLMetry's entity input): its longest text argument
-        call_args = (
-            [a for a in data.get("args") or [] if isinstance(a, str)]
-            if isinstance(data.get("args"), list)
-            else []
-        )
-        if isinstance(data.get("kwargs"), dict):
-            call_args += [v for v in data["kwargs"].values() if isinstance(v, str)]
-        if call_args:
-            return max(call_args, key=len)
+        args = data.get("args") if isinstance(data.get("args"), list) else []
+        texts = [a for a in [*args, *kwargs.values()] if isinstance(a, str) and a.strip()]
+        if texts:
+            return max(texts, key=len)
         data = data.get("messages", data)
     if isinstance(data, list):
         users = [m.get("content") for m in data if isinstance(m, dict) and m.get("role") == "user"]

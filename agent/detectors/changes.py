@@ -3,6 +3,7 @@ and scoring them by what happened to the bad-output rate around them, not by the
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ class Change:
 
 
 STEP_REACH = 50  # calls on each side of a new value's first appearance that judge whether it is a step
+PERSIST_REACH = 10  # the calls just before it show which value was in use (an earlier step may precede them)
 MIN_BEFORE = 3  # calls before it needed to say which value was in use
 
 
@@ -47,7 +49,7 @@ def find_changes(items: list[tuple[Span, str]], group: str = "", min_count: int 
     for key, i in sorted(first_at.items(), key=lambda kv: kv[1]):
         if i == 0 or counts[key] < min_count:
             continue
-        before = items[max(0, i - STEP_REACH) : i]
+        before = items[max(0, i - PERSIST_REACH) : i]
         prior = Counter(k for _, k in before if k != key)
         if not prior or len(before) < min(MIN_BEFORE, len(items) - 1):
             continue
@@ -103,7 +105,8 @@ class ChangeScore:
 def score_change(ctx: DetectorContext, change: Change, gain: float | None = None) -> ChangeScore:
     """Strength of a change: in the incident's service? followed by a step up in bad outputs? and, when old
     and new ran side by side, were the new one's outputs worse? A change after which the bad-output rate stayed
-    as it was weighs T.change_base (nothing), however close it is to the onset."""
+    as it was weighs nothing, however close it is to the onset; the weight grows as the square root of the
+    effect (0..1), so a clear partial step already counts and a full one saturates."""
     gain = T.model_change_gain if gain is None else gain
     scope = ctx.scope_weight(change.first_new)
     step, step_score = step_effect(ctx, change.first_new.start_time)
@@ -122,7 +125,7 @@ def score_change(ctx: DetectorContext, change: Change, gain: float | None = None
         new_traces = {s.trace_id for s in change.new_spans}
         example = next((u for u in ctx.answers if u.trace_id in new_traces and ctx.is_flagged(u)), None)
     return ChangeScore(
-        strength=scope * (T.change_base + gain * effect),
+        strength=scope * gain * math.sqrt(effect),
         effect=effect,
         step=step,
         mixed=mixed,

@@ -37,6 +37,26 @@ def two_prop_z(k1: int, n1: int, k2: int, n2: int) -> float:
     return (k1 / n1 - k2 / n2) / se
 
 
+def rise_p(k_win: int, n_win: int, k_base: int, n_base: int) -> float:
+    """One-sided Fisher exact p-value that the window's rate exceeds the baseline's (1.0 when untestable).
+    Exact for the small counts of short baselines, where interval-overlap tests are too conservative."""
+    if n_win == 0 or n_base == 0:
+        return 1.0
+    k, n = k_win + k_base, n_win + n_base
+
+    def log_pmf(x: int) -> float:  # hypergeometric: x of the k flagged units fall in the window
+        return _log_comb(n_win, x) + _log_comb(n_base, k - x) - _log_comb(n, k)
+
+    top = min(k, n_win)
+    return min(1.0, sum(math.exp(log_pmf(x)) for x in range(k_win, top + 1)))
+
+
+def _log_comb(n: int, r: int) -> float:
+    if r < 0 or r > n:
+        return -math.inf
+    return math.lgamma(n + 1) - math.lgamma(r + 1) - math.lgamma(n - r + 1)
+
+
 def novelty(k_win: int, n_win: int, k_base: int, n_base: int) -> float:
     """0..1: how clearly a signal's window rate exceeds its baseline rate (1 = absent before, common now)."""
     if n_win == 0 or k_win == 0:

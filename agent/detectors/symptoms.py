@@ -19,9 +19,10 @@ from collections.abc import Callable
 import numpy as np
 
 from agent.detectors.base import DetectorContext, evenly
-from agent.detectors.stats import novelty
+from agent.detectors.stats import novelty, rise_p
 from agent.detectors.text import REFUSAL, content_tokens, language, norm, numbers
 from agent.models import Finding
+from agent.thresholds import T
 from retrieval.trace import Span
 
 _QUOTE = re.compile(r"[\"“”«»]([^\"“”«»]{8,300})[\"“”«»]|(?<![\w])'([^'\n]{12,300})'(?![\w])")
@@ -146,10 +147,15 @@ def _patterns(ctx: DetectorContext) -> dict[str, float]:
     for check in pattern_flags(ctx).values():
         win = [a.span_id for a in ctx.answers if check(a)]
         base = [a.span_id for a in ctx.baseline_answers if check(a)]
-        new = novelty(len(win), len(ctx.answers), len(base), len(ctx.baseline_answers))
-        if new >= 0.3:  # clearly more frequent than before: a symptom on its own from novelty 0.5
+        n_win, n_base = len(ctx.answers), len(ctx.baseline_answers)
+        new = novelty(len(win), n_win, len(base), n_base)
+        # a significant rise also counts when the baseline is too short for the interval test to see it
+        risen = rise_p(len(win), n_win, len(base), n_base) < T.symptom_rise_p and len(win) * n_base >= (
+            T.symptom_rise_ratio * len(base) * n_win
+        )
+        if new >= 0.3 or risen:  # clearly more frequent than before: a symptom on its own from novelty 0.5
             for span_id in [*win, *base]:
-                out[span_id] = out.get(span_id, 0.0) + (1.0 if new >= 0.5 else 0.7)
+                out[span_id] = out.get(span_id, 0.0) + (1.0 if new >= 0.5 or risen else 0.7)
     return out
 
 

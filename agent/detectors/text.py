@@ -8,6 +8,8 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
+from agent.detectors.langid import trigram_language
+
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _SENT = re.compile(r"(?<=[.!?。！？])\s+|\n+|(?<=:)\s+(?=[-*•]\s)")
@@ -214,7 +216,9 @@ def _language(text: str) -> str:
             scores[code] += 2
     best = max(scores, key=scores.__getitem__)
     if scores[best] == 0 or (len(words) >= 6 and scores[best] < 2):
-        return "und"
+        # too few stopwords: the letters may still tell, unless they contradict the stopword there is
+        guess = trigram_language(text)
+        return guess if scores[best] == 0 or guess == best else "und"
     return best
 
 
