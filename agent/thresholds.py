@@ -126,8 +126,13 @@ class Thresholds(BaseModel):
     # ---- detectors: presence is not evidence -------------------------------------------------------------
     tool_error_base: float = _t(
         0.0,
-        "a tool error as such weighs nothing: only errors that are new against the baseline, or that answers "
-        "ignored, count (novelty terms of the tool_errors detector)",
+        "as a cause, a tool error as such weighs nothing: only errors new against the baseline, or ignored by "
+        "the answers, count (the novelty terms of the tool_errors detector)",
+    )
+    tool_error_symptom_base: float = _t(
+        0.05,
+        "as a judgement of outputs, an answer that ignored a tool failure is suspect by itself: this floor lets "
+        "the symptom step (strength >= 0.1 half, >= 0.25 fully) count such answers once the error is at all new",
     )
     usual_temperature: float = _t(
         0.0, "a high temperature the baseline ran with too is not a change and marks no bad output: nothing"

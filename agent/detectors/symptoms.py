@@ -81,7 +81,9 @@ def _wrong_language(ctx: DetectorContext, span: Span) -> bool:
 def _finding_scores(ctx: DetectorContext, findings: list[Finding]) -> dict[str, float]:
     out: dict[str, float] = {}
     for finding in findings:
-        weight = 1.0 if finding.strength >= STRONG_FINDING else 0.5 if finding.strength >= 0.1 else 0.0
+        # how sure the detector is that its outputs were bad (may differ from how much it explains the incident)
+        sure = float(finding.data.get("symptom_strength", finding.strength))
+        weight = 1.0 if sure >= STRONG_FINDING else 0.5 if sure >= 0.1 else 0.0
         if not weight:
             continue
         ids = [*finding.data.get("bad_span_ids", []), *finding.data.get("baseline_bad_span_ids", [])]

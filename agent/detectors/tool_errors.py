@@ -114,7 +114,8 @@ def _finding(ctx: DetectorContext, name: str, fails: list[Failure], base_fails: 
     base_ignored, _ = _ignored(ctx, base_fails)
     new_errors = novelty(len(traces), n_win, len(base_traces), n_base)
     new_ignored = novelty(len(ignored), n_win, len(base_ignored), n_base)
-    strength = T.tool_error_base + 0.35 * new_errors + 0.5 * new_ignored * (1.0 if fabricated else 0.7)
+    evidence_of_harm = 0.35 * new_errors + 0.5 * new_ignored * (1.0 if fabricated else 0.7)
+    strength = T.tool_error_base + evidence_of_harm
     first = fails[0]
     evidence = [span_ref(first.span.span_id)] + [span_ref(a.span_id) for a in (fabricated or ignored)[:3]]
     detail = (
@@ -158,5 +159,6 @@ def _finding(ctx: DetectorContext, name: str, fails: list[Failure], base_fails: 
         novelty_errors=round(new_errors, 3),
         novelty_ignored=round(new_ignored, 3),
         bad_span_ids=[a.span_id for a in ignored],
+        symptom_strength=round(T.tool_error_symptom_base + evidence_of_harm, 3),
         baseline_bad_span_ids=[a.span_id for a in base_ignored],
     )
