@@ -10,6 +10,7 @@ from agent.detectors import (
     detector_names,
     estimate_onset,
     flag_bad_outputs,
+    how_found,
     reproducibility,
     run_detectors,
 )
@@ -135,6 +136,10 @@ def test_pipeline_flags_onset_correlation_and_reproducibility():
     findings = run_detectors(ctx)
     flagged = flag_bad_outputs(ctx, findings)
     assert len(flagged) == 12 and all("90 days" in ctx.by_id[s].output_text for s in flagged)
+    found = how_found(ctx)  # the draft says how the bad-output set was found
+    assert found is not None and found.layer_hint is None and found.data["flagged"] == 12
+    assert sum(found.data["sources"].values()) >= 12 and found.detail.startswith("Marked because ")
+    assert found.evidence == [f"span:{s}" for s in flagged[:3]]
     onset = estimate_onset(ctx, flagged)
     assert onset is not None and abs((onset - at(onset_minute)).total_seconds()) < 120
     final = correlate_onset(ctx, findings, onset)

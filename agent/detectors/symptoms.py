@@ -21,7 +21,7 @@ import numpy as np
 from agent.detectors.base import DetectorContext, evenly
 from agent.detectors.stats import novelty, rise_p
 from agent.detectors.text import REFUSAL, content_tokens, language, norm, numbers
-from agent.models import Finding
+from agent.models import Finding, span_ref
 from agent.thresholds import T
 from retrieval.trace import Span
 
@@ -41,23 +41,51 @@ def compute_flags(ctx: DetectorContext, findings: list[Finding]) -> set[str]:
     answers = [*ctx.baseline_answers, *ctx.answers]
     if not answers:
         return set()
-    score: Counter[str] = Counter()
-    for span_id, value in _finding_scores(ctx, findings).items():
-        score[span_id] += value
-    for span_id in _explicit(ctx):
-        score[span_id] += 1.0
-    # the reports describe the window: they mark window answers only (the baseline keeps its own signals)
-    for span_id in _quoted(ctx, ctx.answers):
-        score[span_id] += 1.0
     if "symptoms.patterns" not in ctx.memo:  # independent of the findings: computed once per context
         ctx.memo["symptoms.patterns"] = _patterns(ctx)
-    for span_id, value in ctx.memo["symptoms.patterns"].items():
-        score[span_id] += value
-    for span_id, value in _report_terms(ctx).items():
-        score[span_id] += value
-    for span_id, value in _report_similarity(ctx).items():
-        score[span_id] += value
-    return {span_id for span_id, value in score.items() if value >= 0.999}
+    signals: list[tuple[str, dict[str, float]]] = [
+        _finding_scores(ctx, findings),
+        ("the incident names its trace", dict.fromkeys(_explicit(ctx), 1.0)),
+        # the reports describe the window: they mark window answers only (the baseline keeps its own signals)
+        ("a report quotes it", dict.fromkeys(_quoted(ctx, ctx.answers), 1.0)),
+        *ctx.memo["symptoms.patterns"].items(),  # type: ignore[attr-defined]
+        ("it uses terms of the reports that healthy outputs do not", _report_terms(ctx)),
+        ("it is unusually close to the reports", _report_similarity(ctx)),
+    ]
+    score: Counter[str] = Counter()
+    for _, values in signals:
+        for span_id, value in values.items():
+            score[span_id] += value
+    flagged = {span_id for span_id, value in score.items() if value >= 0.999}
+    window = [a.span_id for a in ctx.answers if a.span_id in flagged]
+    ctx.memo["symptoms.sources"] = {
+        name: n for name, values in signals if (n := sum(1 for i in window if values.get(i, 0.0) > 0))
+    }
+    return flagged
+
+
+def how_found(ctx: DetectorContext) -> Finding | None:
+    """A finding saying how the bad outputs were found: per signal, how many flagged window answers it marked
+    (after `flag_bad_outputs`). No layer: it is the foundation the other findings are weighed against."""
+    sources: dict[str, int] = dict(ctx.memo.get("symptoms.sources", {}))  # type: ignore[arg-type]
+    flagged = [a for a in ctx.answers if ctx.flags and a.span_id in ctx.flags]
+    if not flagged:
+        return None
+    ranked = sorted(sources.items(), key=lambda kv: -kv[1])
+    return Finding(
+        detector="symptoms",
+        title=f"{len(flagged)} of {len(ctx.answers)} answers in the window were judged bad",
+        detail="Marked because " + "; ".join(f"{reason} ({n})" for reason, n in ranked) + ".",
+        layer_hint=None,
+        strength=0.0,
+        evidence=[span_ref(a.span_id) for a in flagged[:3]],
+        data={
+            "kind": "bad_outputs",
+            "sources": dict(ranked),
+            "flagged": len(flagged),
+            "answers": len(ctx.answers),
+        },
+    )
 
 
 def pattern_flags(ctx: DetectorContext) -> dict[str, Callable[[Span], bool]]:
@@ -78,8 +106,10 @@ def _wrong_language(ctx: DetectorContext, span: Span) -> bool:
     return "und" not in (asked, answered) and asked != answered
 
 
-def _finding_scores(ctx: DetectorContext, findings: list[Finding]) -> dict[str, float]:
+def _finding_scores(ctx: DetectorContext, findings: list[Finding]) -> tuple[str, dict[str, float]]:
+    """("a detector found it wrong (names)", answer span id -> the strongest such judgement)."""
     out: dict[str, float] = {}
+    names: set[str] = set()
     for finding in findings:
         # how sure the detector is that its outputs were bad (may differ from how much it explains the incident)
         sure = float(finding.data.get("symptom_strength", finding.strength))
@@ -92,7 +122,8 @@ def _finding_scores(ctx: DetectorContext, findings: list[Finding]) -> dict[str, 
             answer = ctx.answer_of(span.trace_id) if span else None
             if answer is not None:
                 out[answer.span_id] = max(out.get(answer.span_id, 0.0), weight)
-    return out
+                names.add(finding.detector)
+    return f"a detector found it wrong ({', '.join(sorted(names))})", out
 
 
 def _explicit(ctx: DetectorContext) -> list[str]:
@@ -144,9 +175,10 @@ def _in_order(text: str, parts: list[str]) -> bool:
     return True
 
 
-def _patterns(ctx: DetectorContext) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for check in pattern_flags(ctx).values():
+def _patterns(ctx: DetectorContext) -> dict[str, dict[str, float]]:
+    """Per output pattern that became more frequent than in baseline: its outputs (window and baseline)."""
+    out: dict[str, dict[str, float]] = {}
+    for name, check in pattern_flags(ctx).items():
         win = [a.span_id for a in ctx.answers if check(a)]
         base = [a.span_id for a in ctx.baseline_answers if check(a)]
         n_win, n_base = len(ctx.answers), len(ctx.baseline_answers)
@@ -156,8 +188,8 @@ def _patterns(ctx: DetectorContext) -> dict[str, float]:
             T.symptom_rise_ratio * len(base) * n_win
         )
         if new >= 0.3 or risen:  # clearly more frequent than before: a symptom on its own from novelty 0.5
-            for span_id in [*win, *base]:
-                out[span_id] = out.get(span_id, 0.0) + (1.0 if new >= 0.5 or risen else 0.7)
+            label = f"more often {name.replace('_', ' ')} than in the baseline"
+            out[label] = dict.fromkeys([*win, *base], 1.0 if new >= 0.5 or risen else 0.7)
     return out
 
 

@@ -47,9 +47,15 @@ def layers(inputs: DraftInputs) -> Section:
         if findings and inputs.classification.method == "offline" and a.score is not None:
             # the findings below are the score's terms; the full formula stays in the JSON's rationale
             shown = min(len(findings), FINDINGS_PER_LAYER)
-            lead = f"Score {a.score:.2f}; " + (
+            rule = (
+                "noisy-OR over groups of findings, each group (one detector, one kind of cause) counted once"
+            )
+            lead = f"Score {a.score:.2f} ({rule}); " + (
                 f"the {shown} strongest findings behind it:" if shown > 1 else "the finding behind it:"
             )
+            upstream = a.rationale.find(" Upstream ")
+            if upstream >= 0:  # why the primary is (or is not) upstream of the model
+                lead = f"{a.rationale[upstream + 1 :]} {lead}"
             out.append(s(f"{head} {lead}", *a.evidence[:3]))
         else:
             out.append(s(f"{head} {a.rationale}", *a.evidence[:3]))

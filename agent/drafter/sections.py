@@ -36,6 +36,9 @@ def summary(inputs: DraftInputs, impact: Affected) -> Section:
                 span_ref(last.span_id),
             )
         )
+        found = next((f for f in inputs.findings if f.data.get("kind") == "bad_outputs"), None)
+        if found is not None and found.data.get("sources"):
+            out.append(s(f"How they were found: {found.detail}", *found.evidence[:2]))
     elif inputs.gathered.spans:
         sample = inputs.spans[0] if inputs.spans else None
         out.append(

@@ -58,6 +58,7 @@ def detect(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
         correlate_onset,
         estimate_onset,
         flag_bad_outputs,
+        how_found,
         reproducibility,
         run_detectors,
     )
@@ -71,9 +72,10 @@ def detect(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     )
     findings = run_detectors(detector_ctx)
     flagged = flag_bad_outputs(detector_ctx, findings)
+    found = how_found(detector_ctx)  # the foundation of every other finding: how the bad outputs were found
     runs, flagged, notes = analyse_runs(detector_ctx, flagged)  # multi-agent runs: agent, step, provenance
     onset = estimate_onset(detector_ctx, flagged)
-    findings = correlate_onset(detector_ctx, [*findings, *runs], onset)
+    findings = correlate_onset(detector_ctx, [*findings, *runs, *([found] if found else [])], onset)
     gaps = [f for f in findings if f.is_gap]
     ordered = [*[f for f in findings if not f.is_gap], *gaps]
     return {
