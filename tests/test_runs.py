@@ -229,3 +229,15 @@ def test_a_small_number_counts_only_where_it_says_what_the_answer_says() -> None
     b.say("Planner", "FINAL ANSWER: 3 stations.")
     a = attribute_run(b.run(), _incident())
     assert a.span_id == spans[0].span_id
+
+
+def test_a_log_without_a_user_turn_opens_with_its_task() -> None:
+    b = RunBuilder()
+    b.say("DataAnalysis_Expert", "Task: report Nordvik Foods' fiscal 2022 revenue from the annual report.")
+    b.say("DataAnalysis_Expert", "I will read the report.")
+    spans = [b.say("Document_Expert", "Nordvik Foods' revenue was EUR 436.5 million.")]
+    b.say("DataAnalysis_Expert", "FINAL ANSWER: Nordvik Foods, EUR 436.5 million.")
+    b.say("Verification_Expert", "TERMINATE")
+    run = b.run()
+    assert run.task.startswith("Task: report") and run.final.index == 3
+    assert attribute_run(run, _incident()).span_id == spans[0].span_id

@@ -212,11 +212,13 @@ def _split_name(recorded: str) -> tuple[str, str | None]:
 
 
 def _task(spans: list[Span], turns: list[Turn]) -> str:
-    """The question the run was given: the first user turn, else the root's input, else the first input."""
+    """The question the run was given: the first user turn, else the root's input, else the first input an LLM
+    call recorded, else the first turn's text (a log converted one span per message opens with the task)."""
     for turn in turns[:3]:
         if turn.role == "user" and turn.text.strip():
             return turn.text
     roots = [s for s in spans if s.parent_span_id is None and (s.input_value or s.user_text)]
     if roots:
         return roots[0].input_value or roots[0].user_text
-    return next((t.asked for t in turns if t.asked), "")
+    asked = next((t.asked for t in turns if t.asked), "")
+    return asked or (turns[0].text if turns else "")
