@@ -159,12 +159,14 @@ def _model_change(new: str, strength: float = 0.5, effect: float = 0.6, evidence
 
 
 def test_a_switch_to_a_fine_tuned_model_names_its_training_data():
-    ctx, spans = _ctx_with(
-        [_model_change("ft:gpt-4o-mini-2024-07-18:acme:screener-v2:x1", evidence=["span:ab"])]
-    )
+    fine_tune = "ft:gpt-4o-mini-2024-07-18:acme:screener-v2:x1"
+    ctx, spans = _ctx_with([_model_change(fine_tune, strength=0.5, evidence=["span:ab"])])
     found = latent(latent_detect(ctx), "fine_tune_data")
     assert len(found) == 1 and found[0].layer_hint == "data" and found[0].evidence == ["span:ab"]
-    assert found[0].strength == 0.25
+    # a condition that let the switch do harm: weaker than the switch itself, and it follows the switch's weight
+    assert 0 < found[0].strength < 0.5
+    louder, _ = _ctx_with([_model_change(fine_tune, strength=0.9, evidence=["span:ab"])])
+    assert latent(latent_detect(louder), "fine_tune_data")[0].strength > found[0].strength
 
 
 def test_a_plain_model_upgrade_or_a_change_that_changed_nothing_names_no_data():

@@ -196,23 +196,32 @@ def test_second_signal_stops_at_once_while_a_draft_is_under_way(capsys):
     from agent.slack.jobs import JobRunner
 
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    release = threading.Event()
+    release, closing, cancelled = threading.Event(), threading.Event(), threading.Event()
     runner = JobRunner()
     runner.submit("a long draft", lambda: release.wait(30))
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
+
+    class Bot:
+        def close(self, timeout: float) -> None:
+            closing.set()  # the graceful stop has begun: from here a signal is the second one
+            runner.stop(timeout)
+
+    def second_signal() -> None:
+        # no timer racing the stop: signal once the bot is closing (never after the test gave up)
+        if closing.wait(20) and not cancelled.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = threading.Thread(target=second_signal, daemon=True)
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under `make test &` in a script
         stop_on_signals()
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        timer.start()
+        sender.start()
         with pytest.raises(typer.Exit) as stopped:
-            close_or_abandon(
-                type("Bot", (), {"close": lambda self, timeout: runner.stop(timeout)})(), timeout=20
-            )
+            close_or_abandon(Bot(), timeout=20)
     except KeyboardInterrupt:
         pytest.fail("the second signal escaped as a KeyboardInterrupt (a traceback for the user)")
     finally:
-        timer.cancel()
+        cancelled.set()
         release.set()
         for sig, handler in saved.items():
             signal.signal(sig, handler)
