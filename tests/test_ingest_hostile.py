@@ -223,3 +223,13 @@ def test_an_overlong_json_line_is_skipped_without_holding_it(tmp_path, monkeypat
     spans, errors, _ = read(path)
     assert [s.span_id for s in spans] == [GOOD_SPAN]
     assert [str(e) for e in errors] == [f"{path}:line 1: line is longer than 1,000 bytes; skipped"]
+
+
+def test_an_oversized_post_mortem_is_refused_unread(tmp_path, monkeypatch):
+    from retrieval.ingest import markdown
+
+    monkeypatch.setattr(markdown, "MAX_RECORD_BYTES", 1 << 20)
+    path = tmp_path / "huge.md"
+    path.write_text("# Huge\n\n" + "words " * 300_000)
+    docs, errors, _ = read(path)
+    assert not docs and [str(e) for e in errors] == [f"{path}: post-mortem is larger than 1 MB; skipped"]

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from retrieval.ingest.source import opened
+from retrieval.limits import MAX_RECORD_BYTES
 from retrieval.safe_yaml import load_yaml
 from retrieval.trace import IngestError, PostmortemDoc
 
@@ -30,7 +31,12 @@ def iter_markdown(path: Path) -> Iterator[PostmortemDoc | IngestError]:
     """The chunks of one post-mortem, or one IngestError naming the line of what is wrong."""
     try:
         with opened(path) as fp:
-            text = fp.read().decode("utf-8")
+            data = _read_at_most(fp, MAX_RECORD_BYTES + 1)
+        if len(data) > MAX_RECORD_BYTES:
+            message = f"post-mortem is larger than {MAX_RECORD_BYTES >> 20} MB; skipped"
+            yield IngestError(path=str(path), location=None, message=message)
+            return
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         yield IngestError(path=str(path), location=None, message="not UTF-8 text")
         return
@@ -45,6 +51,15 @@ def iter_markdown(path: Path) -> Iterator[PostmortemDoc | IngestError]:
         yield IngestError(path=str(path), location=None, message="post-mortem has no text")
         return
     yield from _chunks(path, front, body, body_line)
+
+
+def _read_at_most(fp: Any, limit: int) -> bytes:
+    """Up to `limit` bytes, read in pieces (one read(limit) would allocate all of it up front)."""
+    pieces, size = [], 0
+    while size < limit and (piece := fp.read(min(1 << 20, limit - size))):
+        pieces.append(piece)
+        size += len(piece)
+    return b"".join(pieces)
 
 
 def _split_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
