@@ -241,3 +241,13 @@ def test_a_log_without_a_user_turn_opens_with_its_task() -> None:
     run = b.run()
     assert run.task.startswith("Task: report") and run.final.index == 3
     assert attribute_run(run, _incident()).span_id == spans[0].span_id
+
+
+def test_a_handoff_span_is_the_handing_agents_turn() -> None:
+    b = RunBuilder()
+    b.say("Triage", "The user wants a refund.")
+    handoff = b._span("handoff from Triage to Refunds", SpanKind.other, b.root.span_id, agent_name="Triage")
+    b.say("Refunds", "Refund issued.")
+    run = b.run()
+    turn = run.by_span(handoff.span_id)
+    assert turn is not None and turn.acts and turn.handoff_to == "Refunds"

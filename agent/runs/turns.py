@@ -109,7 +109,7 @@ def _has_content(span: Span) -> bool:
         or span.documents
         or (span.tool and (span.tool.result or span.tool.arguments))
         or any(m.tool_calls for m in span.output_messages)
-        or span.handoff_to
+        or _handoff_target(span)
         or span.is_error
     )
 
@@ -167,6 +167,9 @@ def _role(span: Span) -> str:
 
 
 def _turn(index: int, span: Span, agent: str | None) -> Turn:
+    recorded = agent or (span.tool.name if span.tool else None) or span.name or "?"
+    name, note = _split_name(recorded)
+    handoff = _handoff_target(span) or (note[2:].strip() if note and note.startswith(("->", "→")) else None)
     role = _role(span)
     calls = [f"{c.name or '?'}({c.arguments or ''})" for m in span.output_messages for c in m.tool_calls]
     tool = span.tool.name if span.tool else None
@@ -179,11 +182,10 @@ def _turn(index: int, span: Span, agent: str | None) -> Turn:
     else:
         last = _last_input(span)
         text = span.output_text or (last.content if last else "") or span.input_value or ""
+        if not text and handoff:
+            role = "assistant"  # a hand-off span: the handing agent acted
     asked = span.user_text if role not in ("user", "tool", "retrieval") else ""
     error = (span.status.message or "error") if span.is_error else None
-    recorded = agent or tool or span.name or role
-    name, note = _split_name(recorded)
-    handoff = span.handoff_to or (note[2:].strip() if note and note.startswith(("->", "→")) else None)
     return Turn(
         index=index,
         span_id=span.span_id,
@@ -197,6 +199,20 @@ def _turn(index: int, span: Span, agent: str | None) -> Turn:
         handoff_to=handoff,
         error=error,
     )
+
+
+_HANDOFF_NAME = re.compile(r"\bhand-?off\b.*?\bto\s+(.+?)\s*$", re.IGNORECASE)
+
+
+def _handoff_target(span: Span) -> str | None:
+    """The agent a hand-off passed control to: recorded, or named by a hand-off span ("handoff from A to B",
+    operation `handoff` as the OpenAI Agents SDK integrations record it)."""
+    if span.handoff_to:
+        return span.handoff_to
+    if span.operation == "handoff" or span.name.lower().startswith(("handoff", "hand-off")):
+        match = _HANDOFF_NAME.search(span.name)
+        return match.group(1) if match else None
+    return None
 
 
 _NOTE = re.compile(r"^(.*?\S)\s*\(([^()]*)\)\s*$")
