@@ -164,13 +164,15 @@ class AgentContext:
         return self._store
 
     def embed(self) -> Callable[[list[str]], np.ndarray] | None:
-        """The store's sentence embedder as a function, or None when it has none."""
+        """The store's sentence embedder as a function (through the store's vector cache when it has one:
+        texts already embedded at ingest or by an earlier draft are not embedded again), or None."""
         from retrieval.embeddings import embed_texts
 
-        embedder = self.store.embedder
-        if embedder is None:
+        store = self.store
+        if store.embedder is None:
             return None
-        return partial(embed_texts, embedder)
+        cached = getattr(store, "embed_texts", None)
+        return cached if callable(cached) else partial(embed_texts, store.embedder)
 
 
 # Classes the SQLite checkpointer may rebuild (langgraph blocks unregistered types by default in future).

@@ -100,6 +100,7 @@ class KeywordIndex:
         if exists and version != SCHEMA_VERSION:  # built by another tokeniser: drop, the store re-syncs it
             self._db.executescript(
                 f"DROP TABLE IF EXISTS {t}_vocab; DROP TABLE IF EXISTS {t}_df; DROP TABLE IF EXISTS {t}_fts; DROP TABLE {t};"
+                f" DROP TABLE IF EXISTS {t}_pending;"
             )
         cols = ", ".join(f"{c} {'REAL' if c == 'start_ts' else 'TEXT'}" for c in FILTER_COLUMNS)
         # Rows are never re-numbered (AUTOINCREMENT): an orphaned FTS entry can never point at a new row.
@@ -116,6 +117,7 @@ class KeywordIndex:
                 key, body, content='', tokenize="unicode61 remove_diacritics 2 tokenchars '_'");
             CREATE VIRTUAL TABLE IF NOT EXISTS {t}_vocab USING fts5vocab({t}_fts, row);
             CREATE TABLE IF NOT EXISTS {t}_df (term TEXT PRIMARY KEY, doc INTEGER, at_rows INTEGER);
+            CREATE TABLE IF NOT EXISTS {t}_pending (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, json TEXT NOT NULL);
             PRAGMA user_version = {SCHEMA_VERSION};
             """
         )
@@ -148,8 +150,11 @@ class KeywordIndex:
         with self._lock:
             return {r[0] for r in self._db.execute(f"SELECT id FROM {self._t}")}
 
-    def add(self, rows: Iterable[KeywordRow]) -> int:
-        """Add rows whose id is not indexed yet (one transaction); returns how many were added."""
+    def add(self, rows: Iterable[KeywordRow], records: dict[str, str] | None = None) -> int:
+        """Add rows whose id is not indexed yet (one transaction); returns how many were added.
+
+        `records` (id -> JSON) queues the added rows' records for their vectors in the same transaction
+        (see `pending`): a record is keyword-searchable and readable at once, its vector follows."""
         added = 0
         t = self._t
         insert_row = (
@@ -167,6 +172,11 @@ class KeywordIndex:
                             (cur.lastrowid, " ".join(tokens(row.key)), " ".join(tokens(row.body))),
                         )
                         added += 1
+                        if records is not None and row.id in records:
+                            self._db.execute(
+                                f"INSERT OR IGNORE INTO {t}_pending (id, json) VALUES (?, ?)",
+                                (row.id, records[row.id]),
+                            )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -177,6 +187,52 @@ class KeywordIndex:
         """Forget rows (their FTS entries stay as unreachable orphans: contentless FTS cannot delete)."""
         with self._lock:
             self._db.executemany(f"DELETE FROM {self._t} WHERE id = ?", [(i,) for i in ids])
+
+    # ---- records waiting for their vectors -----------------------------------------------------------
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return self._db.execute(f"SELECT count(*) FROM {self._t}_pending").fetchone()[0]
+
+    def pending_take(self, limit: int, after: int = 0) -> list[tuple[int, str, str]]:
+        """The oldest waiting records after sequence number `after`: (seq, id, json)."""
+        sql = f"SELECT seq, id, json FROM {self._t}_pending WHERE seq > ? ORDER BY seq LIMIT ?"
+        with self._lock:
+            return list(self._db.execute(sql, (after, limit)))
+
+    def pending_done(self, ids: Sequence[str]) -> None:
+        with self._lock:
+            self._db.executemany(f"DELETE FROM {self._t}_pending WHERE id = ?", [(i,) for i in ids])
+
+    def pending_queue(self, records: dict[str, str]) -> None:
+        """Queue records (id -> JSON) for their vectors again (a repair: their vector went missing)."""
+        with self._lock:
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO {self._t}_pending (id, json) VALUES (?, ?)", list(records.items())
+            )
+
+    def pending_ids(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute(f"SELECT id FROM {self._t}_pending")}
+
+    def pending_records(
+        self, ids: Sequence[str] = (), prefix: str | None = None, suffix: str | None = None
+    ) -> dict[str, str]:
+        """JSON of waiting records by id: those of `ids`, or whose id starts with `prefix` / ends with `suffix`."""
+        t = self._t
+        out: dict[str, str] = {}
+        with self._lock:
+            if suffix is not None:
+                sql = f"SELECT id, json FROM {t}_pending WHERE substr(id, -?) = ? LIMIT 1"
+                out.update(self._db.execute(sql, (len(suffix), suffix)))
+            if prefix is not None:  # ids are "trace:span": a range scan of the unique index
+                sql = f"SELECT id, json FROM {t}_pending WHERE id >= ? AND id < ?"
+                out.update(self._db.execute(sql, (prefix, prefix + "\U0010ffff")))
+            for i in range(0, len(ids), 500):
+                chunk = list(ids[i : i + 500])
+                sql = f"SELECT id, json FROM {t}_pending WHERE id IN ({','.join('?' * len(chunk))})"
+                out.update(self._db.execute(sql, chunk))
+        return out
 
     # ---- search ----------------------------------------------------------------------------------
 

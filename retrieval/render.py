@@ -19,7 +19,8 @@ def _clip(text: str | None, n: int) -> str:
 
 
 def span_text(span: Span) -> str:
-    """A short human-readable rendering of a span, most telling parts first: this is what is embedded."""
+    """A short human-readable rendering of a span, most telling parts first (names, models, system prompt
+    included): what was embedded before `span_vector_text`; kept for listings and the benchmarks' baseline."""
     head = f"{span.kind.value} span {span.name!r}"
     if span.service:
         head += f" in {span.service}"
@@ -49,6 +50,34 @@ def span_text(span: Span) -> str:
     for doc in span.documents[:4]:
         lines.append(f"document {doc.source or doc.id or ''}: {_clip(doc.content, 160)}")
     return _clip("\n".join(lines), EMBED_CHARS) if len(lines) > 1 else head
+
+
+def span_vector_text(span: Span) -> str:
+    """What the vector index holds for a span: only the text of its own that people search by meaning.
+
+    The user's input, the output, the retrieval query and documents, the tool call and its result, the
+    error message. Not the system prompt (the same in every call of a version: it is in the keyword index
+    of every span, and would make every LLM span's vector alike) nor names, models and ids (the keyword
+    index finds those exactly). A span with no text of its own (HTTP, DB, internal) gets its kind and
+    name: one short text shared by all such spans, embedded once through the vector cache.
+    """
+    lines: list[str] = []
+    if span.is_error and span.status.message:
+        lines.append(f"error: {_clip(span.status.message, 200)} {span.status.error_type or ''}".rstrip())
+    if span.tool is not None and (span.tool.arguments or span.tool.result):
+        tool = span.tool
+        lines.append(f"{tool.name or 'tool'}({_clip(tool.arguments, 200)}) -> {_clip(tool.result, 300)}")
+    if span.retrieval_query:
+        lines.append("query: " + _clip(span.retrieval_query, 240))
+    if span.user_text:
+        lines.append("user: " + _clip(span.user_text, 400))
+    if span.output_text:
+        lines.append("output: " + _clip(span.output_text, 400))
+    for doc in span.documents[:4]:
+        lines.append(f"document: {_clip(doc.content, 160)}")
+    if not lines:
+        return f"{span.kind.value} {span.name}"
+    return _clip("\n".join(lines), EMBED_CHARS)
 
 
 def _values(value: Any, out: list[str], budget: int) -> None:

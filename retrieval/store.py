@@ -4,18 +4,23 @@ Embedded and persistent (`path`) or a Chroma server (`url`). Ids come from the r
 (`trace_id:span_id`, `postmortem_id#chunk`), so storing the same input twice adds nothing. Search fuses
 vector similarity and BM25 by reciprocal rank (k=60); the same filters apply to both sides.
 
-Writes go to Chroma first, then to the keyword index; before a read the keyword index is compared with
-Chroma and repaired if they differ, so a batch interrupted midway is completed by re-ingesting (or by any
-later search), and spans added to a shared server from another machine become keyword-searchable too.
+Writes go to the keyword index first, each new record's JSON queued beside it for its vector
+(`store_writer`): a record is found by id, filters and keywords at once, by meaning once its vector is in
+Chroma. Chroma, holding every record with its vector and JSON, stays the durable copy: before a read the
+keyword index is compared with it and completed, so spans added to a shared server from another machine
+become keyword-searchable too. One process writes a store at a time (`store_lock`); each distinct text is
+embedded once (`vector_cache`, a table in the keyword-index file).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,9 +29,11 @@ from urllib.parse import urlparse
 import chromadb
 import numpy as np
 
-from retrieval.keyword import KeywordFilter, KeywordIndex, KeywordRow, identifier_terms
+from retrieval.keyword import KeywordFilter, KeywordIndex, identifier_terms
 from retrieval.masking import mask_url, mask_urls
-from retrieval.render import postmortem_text, span_text
+from retrieval.render import postmortem_text, span_vector_text
+from retrieval.store_check import CollectionCheck
+from retrieval.store_lock import WriterLock
 from retrieval.store_records import (
     POSTMORTEMS,
     RRF_K,
@@ -51,8 +58,9 @@ from retrieval.store_records import (
     span_metadata,
     span_row,
 )
-from retrieval.store_writer import RecordKind, add_all, batches
+from retrieval.store_writer import RecordKind, VectorFiller, add_records, batches, write_vectors
 from retrieval.trace import PostmortemDoc, Span, SpanKind
+from retrieval.vector_cache import VectorCache, embedder_identity
 
 __all__ = [
     "RRF_K",
@@ -106,14 +114,18 @@ class TraceStore:
         embedder: Any,
         keyword_dir: Path | None = None,
         prefix: str = "",
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         """path: embedded store folder; url: Chroma server. prefix: namespace for the collection names
-        (e.g. "eval-"), so several stores can share one server or folder."""
+        (e.g. "eval-"), so several stores can share one server or folder. on_wait(message): told when a
+        write waits for another process writing the same store."""
         if (path is None) == (url is None):
             raise ValueError("give exactly one of path (embedded store) or url (Chroma server)")
         if not re.fullmatch(r"[A-Za-z0-9_-]*", prefix):
             raise ValueError(f"collection prefix {prefix!r}: use letters, digits, '-' and '_'")
         self._embedder = embedder
+        self._prefix = prefix
+        self.on_wait = on_wait or _log_wait
         self.location = mask_url(str(url)) if url else str(path)  # shown to people: no credentials
         try:
             if path is not None:
@@ -141,9 +153,15 @@ class TraceStore:
             where = url or str(path)
             raise StoreUnavailable(mask_urls(f"cannot open the Chroma store at {where}: {exc}")) from exc
         self.keyword_file = keyword_file
+        self._path = path
         self._synced: dict[str, float] = {}
         self._span_index = KeywordIndex(keyword_file, "spans")
         self._pm_index = KeywordIndex(keyword_file, "postmortems")
+        self.vector_cache = VectorCache(keyword_file, embedder_identity(embedder))
+        # The lock is per store folder (embedded) or per server URL on this machine.
+        self._lock = WriterLock.for_path(
+            path / "write.lock" if path is not None else keyword_file.with_suffix(".lock")
+        )
 
     @property
     def embedder(self) -> Any:
@@ -166,78 +184,166 @@ class TraceStore:
 
     # ---- writing ---------------------------------------------------------------------------------
 
-    def add_spans(self, spans: Iterable[Span], batch_size: int = 256) -> AddResult:
-        """Store spans not stored yet (embedding only those); returns counts added and skipped."""
-        kind = RecordKind(self._spans, self._span_index, span_key, span_text, span_metadata, span_row)
-        return add_all(kind, spans, batch_size, self._embed)
+    def _span_kind(self) -> RecordKind[Span]:
+        return RecordKind(
+            self._spans, self._span_index, span_key, span_vector_text, span_metadata, span_row,
+            _dump, Span.model_validate_json,
+        )  # fmt: skip
 
-    def add_postmortems(self, docs: Iterable[PostmortemDoc]) -> AddResult:
+    def _pm_kind(self) -> RecordKind[PostmortemDoc]:
+        return RecordKind(
+            self._pms, self._pm_index, postmortem_key, postmortem_text, postmortem_metadata, postmortem_row,
+            _dump, PostmortemDoc.model_validate_json,
+        )  # fmt: skip
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold this store's writer lock (across processes) for the block; every write takes it."""
+        with self._lock.hold(on_wait=self.on_wait, on_stale=self._reopen):
+            yield
+
+    def _reopen(self) -> None:
+        """Another process wrote since this client read the vector index: drop the client's copy."""
+        if self._path is None:
+            return  # a server holds the one copy
+        self._client.close()
+        self._client = chromadb.PersistentClient(path=str(self._path))
+        self._spans = self._collection(self._prefix + SPANS)
+        self._pms = self._collection(self._prefix + POSTMORTEMS)
+
+    def _add(
+        self, kind: Callable[[], RecordKind[Any]], items: Iterable[Any], batch_size: int, wait: bool
+    ) -> AddResult:
+        with self.writing():
+            self._sync(kind())
+            filler = VectorFiller(kind(), self._embed_cached, batch_size)
+            try:
+                result = add_records(kind(), items, batch_size, filler)
+            finally:
+                filler.finish(wait=wait)
+            return result
+
+    def add_spans(self, spans: Iterable[Span], batch_size: int = 256, wait: bool = True) -> AddResult:
+        """Store spans not stored yet; returns counts added and skipped. They are keyword-searchable at
+        once; their vectors are written meanwhile, and before returning unless wait=False (then the next
+        writer, or `embed_pending`, writes them)."""
+        return self._add(self._span_kind, spans, batch_size, wait)
+
+    def add_postmortems(self, docs: Iterable[PostmortemDoc], wait: bool = True) -> AddResult:
         """Store post-mortem chunks not stored yet; returns counts added and skipped."""
-        kind = RecordKind(
-            self._pms, self._pm_index, postmortem_key, postmortem_text, postmortem_metadata, postmortem_row
-        )
-        return add_all(kind, docs, 64, self._embed)
+        return self._add(self._pm_kind, docs, 64, wait)
+
+    def embed_pending(self, batch_size: int = 256) -> int:
+        """Write the vectors of every record still waiting for one; returns how many were written."""
+        written = 0
+        with self.writing():
+            for kind in (self._span_kind(), self._pm_kind()):
+                while rows := kind.index.pending_take(batch_size):
+                    written += write_vectors(kind, [(k, j) for _, k, j in rows], self._embed_cached)
+        return written
+
+    def check(self, repair: bool = False, deep: bool = True) -> list[CollectionCheck]:
+        """Verify Chroma's records and vectors against the keyword index and ids (store_check); with
+        repair, fix what differs and check again. Returns the reports of the last check."""
+        from retrieval.store_check import check_collection, repair_collection
+
+        kinds = ((SPANS, self._span_kind), (POSTMORTEMS, self._pm_kind))
+        reports = [check_collection(kind(), name, deep) for name, kind in kinds]
+        if repair and any(r.problems or r.waiting for r in reports):
+            with self.writing():
+                for name, kind in kinds:  # checked again under the lock: another writer may have been at work
+                    repair_collection(kind(), check_collection(kind(), name, deep), self._embed_cached)
+                reports = [check_collection(kind(), name, deep) for name, kind in kinds]
+        return reports
+
+    def vectors_pending(self) -> int:
+        """Records stored and keyword-searchable whose vector is not written yet."""
+        return self._span_index.pending_count() + self._pm_index.pending_count()
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         from retrieval.embeddings import embed_texts
 
         return embed_texts(self._embedder, texts)
 
+    def _embed_cached(self, texts: list[str]) -> np.ndarray:
+        return self.vector_cache.embed(texts, self._embed)
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """Vectors of any texts through the store's cache (the agent's similarity checks use it)."""
+        return self._embed_cached(list(texts))
+
     # ---- keyword index upkeep --------------------------------------------------------------------
 
-    def _sync(
-        self, collection: Any, index: KeywordIndex, row_of: Callable[[str, dict[str, Any]], KeywordRow]
-    ) -> None:
-        """Make the keyword index hold exactly Chroma's ids (cheap when the counts agree)."""
-        if collection.count() == index.count():
-            return
-        chroma_ids: set[str] = set()
+    def _chroma_ids(self, collection: Any) -> set[str]:
+        ids: set[str] = set()
         offset = 0
         while page := collection.get(include=[], limit=_PAGE, offset=offset)["ids"]:
-            chroma_ids.update(page)
+            ids.update(page)
             offset += len(page)
+        return ids
+
+    def _sync(self, kind: RecordKind[Any]) -> None:
+        """Make the keyword index hold Chroma's ids plus those waiting for vectors (cheap when counts agree)."""
+        index = kind.index
+        waiting = index.pending_count()
+        if kind.collection.count() + waiting == index.count():
+            return
+        chroma_ids = self._chroma_ids(kind.collection)
+        pending = index.pending_ids() if waiting else set()
+        index.pending_done(sorted(pending & chroma_ids))  # written, but not yet taken off the queue
         indexed = index.all_ids()
-        index.remove(indexed - chroma_ids)
-        missing = sorted(chroma_ids - indexed)
-        for chunk in batches(missing, 256):
-            got = collection.get(ids=chunk, include=["metadatas"])
-            index.add(row_of(key, meta) for key, meta in zip(got["ids"], got["metadatas"], strict=True))
+        index.remove(indexed - chroma_ids - pending)
+        for chunk in batches(sorted(chroma_ids - indexed), 256):
+            got = kind.collection.get(ids=chunk, include=["metadatas"])
+            index.add(
+                kind.row_of(k, kind.load(m["json"]))
+                for k, m in zip(got["ids"], got["metadatas"], strict=True)
+            )
 
     def _sync_spans(self) -> None:
         if time.monotonic() - self._synced.get(SPANS, -math.inf) > _SYNC_EVERY:
-            self._sync(self._spans, self._span_index, lambda key, meta: span_row(key, load_span(meta)))
+            self._sync(self._span_kind())
             self._synced[SPANS] = time.monotonic()
 
     def _sync_postmortems(self) -> None:
         if time.monotonic() - self._synced.get(POSTMORTEMS, -math.inf) > _SYNC_EVERY:
-            self._sync(
-                self._pms, self._pm_index, lambda key, meta: postmortem_row(key, load_postmortem(meta))
-            )
+            self._sync(self._pm_kind())
             self._synced[POSTMORTEMS] = time.monotonic()
 
     # ---- reading ---------------------------------------------------------------------------------
 
     def count_spans(self) -> int:
-        return self._spans.count()
+        """Spans stored (with a vector or waiting for one)."""
+        return self._spans.count() + self._span_index.pending_count()
 
     def count_postmortems(self) -> int:
-        return self._pms.count()
+        return self._pms.count() + self._pm_index.pending_count()
 
     def get_span(self, span_id: str) -> Span | None:
         got = self._spans.get(where={"span_id": span_id}, include=["metadatas"], limit=1)
-        return load_span(got["metadatas"][0]) if got["ids"] else None
+        if got["ids"]:
+            return load_span(got["metadatas"][0])
+        waiting = self._span_index.pending_records(suffix=f":{span_id}")
+        return Span.model_validate_json(next(iter(waiting.values()))) if waiting else None
 
     def get_trace(self, trace_id: str) -> list[Span]:
         got = self._spans.get(where={"trace_id": trace_id}, include=["metadatas"])
-        return sorted(
-            (load_span(m) for m in got["metadatas"]), key=lambda s: (epoch(s.start_time), s.span_id)
-        )
+        spans = {span_key(s): s for s in (load_span(m) for m in got["metadatas"])}
+        for key, raw in self._span_index.pending_records(prefix=f"{trace_id}:").items():
+            spans.setdefault(key, Span.model_validate_json(raw))
+        return sorted(spans.values(), key=lambda s: (epoch(s.start_time), s.span_id))
 
     def _spans_by_key(self, keys: Sequence[str]) -> dict[str, Span]:
         out: dict[str, Span] = {}
         for chunk in batches(keys, 500):
             got = self._spans.get(ids=chunk, include=["metadatas"])
             out.update((k, load_span(m)) for k, m in zip(got["ids"], got["metadatas"], strict=True))
+        missing = [k for k in keys if k not in out]
+        if missing:  # stored, vector not written yet
+            out.update(
+                (k, Span.model_validate_json(raw))
+                for k, raw in self._span_index.pending_records(missing).items()
+            )
         return out
 
     def query_spans(
@@ -399,3 +505,12 @@ class TraceStore:
     def close(self) -> None:
         self._span_index.close()
         self._pm_index.close()
+        self.vector_cache.close()
+
+
+def _log_wait(message: str) -> None:
+    logging.getLogger("postmortem.store").warning("%s", message)
+
+
+def _dump(record: Span | PostmortemDoc) -> str:
+    return record.model_dump_json(exclude_defaults=True)

@@ -1,14 +1,19 @@
-"""Adding records in batches: dedup against what is stored, embed only new records, and write each batch
-(Chroma, then the keyword index) in a background thread while the next batch is being embedded.
+"""Adding records in two stages: keyword index and record at parse speed, vectors following.
 
-The embedder (onnxruntime releases the GIL) is the limit; tokenising and writing overlap with it. At most
-one batch is being written at a time, and a failed write is raised before anything else is written.
+Stage 1 (the caller's thread) writes each batch of new records to the keyword index together with its JSON
+in the index's `pending` queue, in one transaction: from then on the record is found by id, service, time
+and keywords. Stage 2 (one background thread) takes the oldest pending records, embeds each distinct text
+once (through the vector cache), writes vectors and metadata to Chroma, and takes them off the queue.
+
+The queue is on disk, so memory stays bounded however far the vectors lag, and records whose vectors were
+not written (the process stopped, or was told not to wait) are embedded by the next writer: `store embed`,
+the next ingest, or `store check --repair`. A vector already in Chroma is never written again.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Generic, TypeVar
@@ -29,52 +34,95 @@ def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 @dataclass(frozen=True)
 class RecordKind(Generic[T]):
-    """How one kind of record (span, post-mortem chunk) is keyed, embedded and stored."""
+    """How one kind of record (span, post-mortem chunk) is keyed, embedded, serialised and stored."""
 
     collection: Any
     index: KeywordIndex
     key_of: Callable[[T], str]
-    text_of: Callable[[T], str]
-    meta_of: Callable[[T], dict[str, Any]]
+    text_of: Callable[[T], str]  # what its vector is made of
+    meta_of: Callable[[T], dict[str, Any]]  # Chroma metadata, holding the record's JSON under "json"
     row_of: Callable[[str, T], KeywordRow]
+    dump: Callable[[T], str]  # the record as JSON
+    load: Callable[[str], T]  # the record from its JSON
 
 
-def _write(
-    kind: RecordKind[T], unique: dict[str, T], new: list[str], vectors: Any, check_index: bool
-) -> None:
-    if new:
-        kind.collection.upsert(ids=new, embeddings=vectors, metadatas=[kind.meta_of(unique[k]) for k in new])
-    # Chroma first, keyword index second: a batch cut between the two is completed on the next add.
-    keys = list(unique)
-    if check_index:
-        indexed = kind.index.existing(keys)
-        keys = [k for k in keys if k not in indexed]
-    kind.index.add(kind.row_of(k, unique[k]) for k in keys)
+def write_vectors(
+    kind: RecordKind[T], rows: list[tuple[str, str]], embed: Callable[[list[str]], np.ndarray]
+) -> int:
+    """Embed and store in Chroma the (id, JSON) records not in Chroma yet; returns how many were written."""
+    keys = [key for key, _ in rows]
+    present = set(kind.collection.get(ids=keys, include=[])["ids"])
+    todo = [(key, kind.load(raw)) for key, raw in rows if key not in present]
+    if todo:
+        vectors = embed([kind.text_of(record) for _, record in todo])
+        kind.collection.upsert(
+            ids=[key for key, _ in todo], embeddings=vectors, metadatas=[kind.meta_of(r) for _, r in todo]
+        )
+    kind.index.pending_done(keys)
+    return len(todo)
 
 
-def add_all(
-    kind: RecordKind[T], items: Iterable[T], batch_size: int, embed: Callable[[list[str]], np.ndarray]
+class VectorFiller:
+    """Stage 2: a thread draining the pending queue while stage 1 fills it; `finish` waits or stops it."""
+
+    def __init__(self, kind: RecordKind[Any], embed: Callable[[list[str]], np.ndarray], batch: int) -> None:
+        self.kind = kind
+        self.embed = embed
+        self.batch = batch
+        self.written = 0
+        self.error: BaseException | None = None
+        self._more = threading.Event()
+        self._input_done = False
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="store-vectors", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop:
+                self._more.clear()
+                rows = self.kind.index.pending_take(self.batch)
+                if rows:
+                    self.written += write_vectors(self.kind, [(k, j) for _, k, j in rows], self.embed)
+                elif self._input_done:
+                    return
+                else:
+                    self._more.wait(0.5)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by finish()
+            self.error = exc
+
+    def poke(self) -> None:
+        """Stage 1 queued more records."""
+        self._more.set()
+
+    def finish(self, wait: bool = True) -> None:
+        """No more input: drain the queue (wait) or stop after the batch under way; re-raise its error."""
+        self._input_done = True
+        self._stop = not wait
+        self._more.set()
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def add_records(
+    kind: RecordKind[T], items: Iterable[T], batch_size: int, filler: VectorFiller | None
 ) -> AddResult:
-    """Store the items not stored yet; returns how many were added and skipped (stored or repeated)."""
+    """Stage 1: index the items not stored yet (with their JSON queued for vectors); counts added/skipped."""
     total = AddResult()
-    in_flight: set[str] = set()
-    pending: Future[None] | None = None
-    # On an error the pool's exit still waits for the batch being written: it lands whole or not at all.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer") as pool:
-        for batch in batches(items, batch_size):
-            unique: dict[str, T] = {}
-            for item in batch:
-                unique.setdefault(kind.key_of(item), item)
-            keys = list(unique)
-            stored = set(kind.collection.get(ids=keys, include=[])["ids"]) | (in_flight & unique.keys())
-            new = [k for k in keys if k not in stored]
-            vectors = embed([kind.text_of(unique[k]) for k in new]) if new else None
-            if pending is not None:
-                pending.result()  # the previous batch's write must have succeeded
-            in_flight = set(new)
-            pending = pool.submit(_write, kind, unique, new, vectors, bool(stored))
-            total.added += len(new)
-            total.skipped += len(batch) - len(new)
-        if pending is not None:
-            pending.result()
+    for batch in batches(items, batch_size):
+        unique: dict[str, T] = {}
+        for item in batch:
+            unique.setdefault(kind.key_of(item), item)
+        stored = kind.index.existing(list(unique))
+        new = {key: item for key, item in unique.items() if key not in stored}
+        if new:
+            records = {key: kind.dump(item) for key, item in new.items()}
+            kind.index.add((kind.row_of(key, item) for key, item in new.items()), records)
+            if filler is not None:
+                filler.poke()
+        if filler is not None and filler.error is not None:
+            break  # finish() raises it
+        total.added += len(new)
+        total.skipped += len(batch) - len(new)
     return total

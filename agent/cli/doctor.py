@@ -132,10 +132,14 @@ def check_store(settings: Any, embedder: Any | None) -> Check:
         )
         return Check(name="store", status="fail", detail=str(exc), fix=fix)
     try:
-        spans, postmortems = store.count_spans(), store.count_postmortems()
+        spans, postmortems, waiting = store.count_spans(), store.count_postmortems(), store.vectors_pending()
     finally:
         store.close()
     detail = f"{spans} spans, {postmortems} post-mortem chunks at {store.location}"
+    if waiting:
+        detail += f"; {waiting} waiting for vectors"
+        fix = "`postmortem store embed` writes them (the next ingest does too)"
+        return Check(name="store", status="warn", detail=detail, fix=fix)
     if spans == 0:
         return Check(
             name="store",

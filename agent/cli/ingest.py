@@ -41,6 +41,7 @@ class IngestSummary(BaseModel):
     warnings: list[str] = Field(
         default_factory=list
     )  # kept or dropped records, named (the first MAX_WARNINGS)
+    vectors_pending: int = 0  # stored and keyword-searchable, vector not written yet (see --no-wait)
     errors: list[str] = Field(default_factory=list)  # bad input: exit code 2
     failures: list[str] = Field(default_factory=list)  # files that could not be processed: exit code 1
 
@@ -165,6 +166,8 @@ def summary_table(s: IngestSummary) -> Table:
     )
     if s.data_problems:
         table.add_row("data problems", _top(s.data_problems), style="yellow")
+    if s.vectors_pending:
+        table.add_row("vectors", f"{s.vectors_pending} waiting (`postmortem store embed` writes them)")
     table.add_row("errors", str(len(s.errors)), style="red" if s.errors else None)
     if s.failures:
         table.add_row("failed files", str(len(s.failures)), style="red")
@@ -190,6 +193,14 @@ def register(app: typer.Typer) -> None:
         batch_size: Annotated[
             int, typer.Option("--batch-size", min=1, help="Spans embedded per batch.")
         ] = 256,
+        wait: Annotated[
+            bool,
+            typer.Option(
+                "--wait/--no-wait",
+                help="Wait for the vectors of what was ingested (default), or return once it is "
+                "keyword-searchable and leave them to `postmortem store embed` or the next ingest.",
+            ),
+        ] = True,
         as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     ) -> None:
         """Ingest trace files (OTLP JSON/JSONL, Langfuse exports) and past post-mortems (Markdown)."""
@@ -203,6 +214,9 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         redactor = make_redactor(settings)
         store = open_store(settings)
+        store.on_wait = lambda message: err_console.print(
+            f"[yellow]{escape(message)}[/]", highlight=False, soft_wrap=True
+        )
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -216,8 +230,9 @@ def register(app: typer.Typer) -> None:
             run.error(str(problem))
         try:
             with progress:
-                result = store.add_spans(run.spans(files), batch_size=batch_size)
-                pm_result = store.add_postmortems(run.postmortems)
+                result = store.add_spans(run.spans(files), batch_size=batch_size, wait=wait)
+                pm_result = store.add_postmortems(run.postmortems, wait=wait)
+            run.summary.vectors_pending = store.vectors_pending()
         except Exception as exc:  # noqa: BLE001 - the store or server failed: one line, exit 1
             raise Failure(
                 f"storing failed ({type(exc).__name__}: {exc}); what was stored before is kept"

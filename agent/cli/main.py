@@ -36,10 +36,11 @@ from agent.cli import (  # noqa: E402
     replay,
     search,
     slack,
+    store,
     traces,
 )
 
-for _module in (ingest, search, traces, audit, draft, replay, evals, patterns, slack, doctor):
+for _module in (ingest, search, traces, audit, draft, replay, evals, patterns, slack, store, doctor):
     _module.register(app)
 
 

@@ -1,0 +1,136 @@
+"""Verify a store's vector index against its keyword index and ids, and repair what differs.
+
+What is checked, per collection (spans, post-mortem chunks):
+- ids: every record in Chroma is in the keyword index; every keyword row is in Chroma or waiting for its
+  vector; nothing waits that is already in Chroma.
+- vectors: Chroma can return every record's vector (a vector index overwritten by another process keeps the
+  record but loses the vector: reading it fails), and a query with that vector finds the record among its
+  nearest neighbours (records sharing one vector, the same text, are looked for among all of them).
+
+Repair (under the writer lock): records without a readable or reachable vector are deleted from Chroma and
+written again from their stored JSON (the vector comes from the cache, or is embedded once); the keyword
+index is completed from Chroma, orphan rows dropped; waiting records get their vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from retrieval.store_writer import RecordKind, batches
+
+_PAGE = 500
+_QUERY_BATCH = 64
+_NEIGHBOURS = 10
+_SHOWN = 20  # ids listed per problem in the report
+
+
+class CollectionCheck(BaseModel):
+    name: str
+    records: int = 0  # in Chroma
+    indexed: int = 0  # keyword rows
+    waiting: int = 0  # stored, vector not written yet
+    not_indexed: list[str] = Field(default_factory=list)  # in Chroma, no keyword row
+    orphans: list[str] = Field(default_factory=list)  # keyword row, neither in Chroma nor waiting
+    stale_waiting: list[str] = Field(default_factory=list)  # waiting although in Chroma
+    lost_vectors: list[str] = Field(default_factory=list)  # record in Chroma, vector unreadable
+    unreachable: list[str] = Field(default_factory=list)  # vector readable, not found by a query
+
+    @property
+    def problems(self) -> int:
+        return sum(
+            len(x)
+            for x in (self.not_indexed, self.orphans, self.stale_waiting, self.lost_vectors, self.unreachable)
+        )
+
+    def shown(self) -> CollectionCheck:
+        """The same figures with each id list cut to a readable length."""
+        cut = {k: v[:_SHOWN] for k, v in self.model_dump().items() if isinstance(v, list)}
+        return self.model_copy(update=cut)
+
+
+def _all_ids(collection: Any) -> list[str]:
+    ids: list[str] = []
+    while page := collection.get(include=[], limit=1000, offset=len(ids))["ids"]:
+        ids += page
+    return ids
+
+
+def _vectors(collection: Any, ids: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Readable vectors by id, and the ids whose vector cannot be read (found by halving failed batches)."""
+    try:
+        got = collection.get(ids=ids, include=["embeddings"])
+    except Exception:  # noqa: BLE001 - chromadb: "Error finding id" when a vector is missing
+        if len(ids) == 1:
+            return {}, ids
+        half = len(ids) // 2
+        left, lost_left = _vectors(collection, ids[:half])
+        right, lost_right = _vectors(collection, ids[half:])
+        return {**left, **right}, lost_left + lost_right
+    vectors = {
+        key: np.asarray(v, dtype=np.float32) for key, v in zip(got["ids"], got["embeddings"], strict=True)
+    }
+    return vectors, [key for key in ids if key not in vectors]
+
+
+def _unreachable(collection: Any, vectors: dict[str, np.ndarray], total: int) -> list[str]:
+    """Ids a query with their own vector does not find (looking past every record sharing that vector)."""
+    shared: dict[bytes, int] = {}
+    digest = {key: hashlib.sha1(vec.tobytes()).digest() for key, vec in vectors.items()}
+    for d in digest.values():
+        shared[d] = shared.get(d, 0) + 1
+    missing: list[str] = []
+    for chunk in batches(list(vectors), _QUERY_BATCH):
+        n = min(total, max(shared[digest[k]] for k in chunk) + _NEIGHBOURS)
+        got = collection.query(query_embeddings=[vectors[k] for k in chunk], n_results=n, include=[])
+        missing += [key for key, found in zip(chunk, got["ids"], strict=True) if key not in found]
+    return missing
+
+
+def check_collection(kind: RecordKind[Any], name: str, deep: bool = True) -> CollectionCheck:
+    """Compare one collection's Chroma records, vectors and keyword index (read-only)."""
+    index, collection = kind.index, kind.collection
+    chroma = _all_ids(collection)
+    chroma_set = set(chroma)
+    indexed = index.all_ids()
+    waiting = index.pending_ids()
+    report = CollectionCheck(name=name, records=len(chroma), indexed=len(indexed), waiting=len(waiting))
+    report.not_indexed = sorted(chroma_set - indexed)
+    report.orphans = sorted(indexed - chroma_set - waiting)
+    report.stale_waiting = sorted(waiting & chroma_set)
+    if deep and chroma:
+        for chunk in batches(chroma, _PAGE):
+            vectors, lost = _vectors(collection, chunk)
+            report.lost_vectors += lost
+            report.unreachable += _unreachable(collection, vectors, len(chroma))
+    return report
+
+
+def repair_collection(
+    kind: RecordKind[Any], report: CollectionCheck, embed: Callable[[list[str]], np.ndarray]
+) -> int:
+    """Fix what `check_collection` found (hold the writer lock); returns how many records were rewritten."""
+    index, collection = kind.index, kind.collection
+    bad = sorted(set(report.lost_vectors) | set(report.unreachable))
+    rewritten = 0
+    for chunk in batches(bad, _PAGE):
+        got = collection.get(ids=chunk, include=["metadatas"])
+        records = {key: str(meta["json"]) for key, meta in zip(got["ids"], got["metadatas"], strict=True)}
+        collection.delete(ids=chunk)
+        index.pending_queue(records)  # crash-safe: the JSON waits in the queue until the vector is back
+    index.pending_done(report.stale_waiting)
+    index.remove(report.orphans)
+    for chunk in batches(report.not_indexed, _PAGE):
+        got = collection.get(ids=chunk, include=["metadatas"])
+        index.add(
+            kind.row_of(k, kind.load(m["json"])) for k, m in zip(got["ids"], got["metadatas"], strict=True)
+        )
+    from retrieval.store_writer import write_vectors
+
+    while rows := index.pending_take(_PAGE):
+        rewritten += write_vectors(kind, [(k, j) for _, k, j in rows], embed)
+    return rewritten
