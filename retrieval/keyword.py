@@ -12,6 +12,7 @@ recently stored first, so a query of only very common words ranks among recent r
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import sqlite3
 import threading
@@ -26,6 +27,19 @@ __all__ = ["KeywordFilter", "KeywordIndex", "KeywordRow", "identifier_terms", "m
 
 FILTER_COLUMNS = ("trace_id", "service", "kind", "model", "request_model", "response_model", "start_ts")
 SCHEMA_VERSION = 3  # bump when tokenising changes: an index of another version is dropped and rebuilt
+
+
+@functools.lru_cache(maxsize=4096)
+def _line_terms(line: str) -> str:
+    return " ".join(tokens(line))
+
+
+def _indexed(text: str) -> str:
+    """The index terms of a text, line by line: a line repeated across records (a system prompt, a tool's
+    description) is tokenised once. Lines split where words split anyway, so the terms are the same."""
+    return " ".join(
+        _line_terms(line) if len(line) < 20_000 else " ".join(tokens(line)) for line in text.split("\n")
+    )
 
 
 class KeywordRow(BaseModel):
@@ -169,7 +183,7 @@ class KeywordIndex:
                     if cur.rowcount:
                         self._db.execute(
                             f"INSERT INTO {t}_fts (rowid, key, body) VALUES (?, ?, ?)",
-                            (cur.lastrowid, " ".join(tokens(row.key)), " ".join(tokens(row.body))),
+                            (cur.lastrowid, _indexed(row.key), _indexed(row.body)),
                         )
                         added += 1
                         if records is not None and row.id in records:

@@ -52,32 +52,48 @@ def span_text(span: Span) -> str:
     return _clip("\n".join(lines), EMBED_CHARS) if len(lines) > 1 else head
 
 
-def span_vector_text(span: Span) -> str:
-    """What the vector index holds for a span: only the text of its own that people search by meaning.
+PART_CHARS = 320  # a part is embedded alone: a sentence or paragraph, not a page
+MAX_LINES = 8  # lines of one long input or output that are embedded (the first and the last ones)
 
-    The user's input, the output, the retrieval query and documents, the tool call and its result, the
-    error message. Not the system prompt (the same in every call of a version: it is in the keyword index
-    of every span, and would make every LLM span's vector alike) nor names, models and ids (the keyword
-    index finds those exactly). A span with no text of its own (HTTP, DB, internal) gets its kind and
-    name: one short text shared by all such spans, embedded once through the vector cache.
+
+def _lines(text: str) -> list[str]:
+    """The non-empty lines of a text, each clipped; a long text keeps its first and last lines."""
+    lines = [_clip(line, PART_CHARS) for line in text.splitlines() if line.strip()]
+    if len(lines) > MAX_LINES:
+        lines = lines[: MAX_LINES // 2] + lines[-MAX_LINES // 2 :]
+    return lines
+
+
+def span_vector_parts(span: Span) -> list[list[str]]:
+    """What the vector index holds for a span, as groups of parts: only text of its own that people search
+    by meaning. The span's vector is the mean of its groups' vectors, a group's vector the mean of its
+    parts' (`store_writer`); each distinct part is embedded once, however many spans carry it.
+
+    Groups: the error message; the tool call and its result; the retrieval query; the user's input (by
+    line: a RAG prompt's pasted excerpts are the same lines from request to request); the output (by line);
+    the retrieved documents. Not the system prompt (the same in every call of a version, and in the keyword
+    index of every span) nor names, models and ids (the keyword index finds those exactly). A span with no
+    text of its own (HTTP, DB, internal) gets its kind and name: one short text, shared by every such span.
     """
-    lines: list[str] = []
+    groups: list[list[str]] = []
     if span.is_error and span.status.message:
-        lines.append(f"error: {_clip(span.status.message, 200)} {span.status.error_type or ''}".rstrip())
+        groups.append([f"error: {_clip(span.status.message, 200)} {span.status.error_type or ''}".rstrip()])
     if span.tool is not None and (span.tool.arguments or span.tool.result):
         tool = span.tool
-        lines.append(f"{tool.name or 'tool'}({_clip(tool.arguments, 200)}) -> {_clip(tool.result, 300)}")
+        groups.append([f"{tool.name or 'tool'}({_clip(tool.arguments, 200)}) -> {_clip(tool.result, 300)}"])
     if span.retrieval_query:
-        lines.append("query: " + _clip(span.retrieval_query, 240))
-    if span.user_text:
-        lines.append("user: " + _clip(span.user_text, 400))
-    if span.output_text:
-        lines.append("output: " + _clip(span.output_text, 400))
-    for doc in span.documents[:4]:
-        lines.append(f"document: {_clip(doc.content, 160)}")
-    if not lines:
-        return f"{span.kind.value} {span.name}"
-    return _clip("\n".join(lines), EMBED_CHARS)
+        groups.append([_clip(span.retrieval_query, PART_CHARS)])
+    for text in (span.user_text, span.output_text):
+        if lines := _lines(text):
+            groups.append(lines)
+    if docs := [_clip(d.content, PART_CHARS) for d in span.documents[:4] if d.content]:
+        groups.append(docs)
+    return groups or [[f"{span.kind.value} {span.name}"]]
+
+
+def span_vector_text(span: Span) -> str:
+    """The parts of `span_vector_parts` as one text (for reading, and for embedders that take one text)."""
+    return "\n".join(part for group in span_vector_parts(span) for part in group)
 
 
 def _values(value: Any, out: list[str], budget: int) -> None:
@@ -140,10 +156,15 @@ def span_keywords(span: Span) -> tuple[str, str]:
     if span.tool is not None:
         body += [span.tool.arguments or "", span.tool.result or ""]
     body += [doc.content or "" for doc in span.documents]
+    # one piece a line: the index tokenises line by line and remembers repeated lines (system prompts)
     return (
-        " ".join(s for s in key if s)[:KEYWORD_CHARS],
-        " ".join(s for s in body if s)[:KEYWORD_CHARS],
+        "\n".join(s for s in key if s)[:KEYWORD_CHARS],
+        "\n".join(s for s in body if s)[:KEYWORD_CHARS],
     )
+
+
+def postmortem_vector_parts(doc: PostmortemDoc) -> list[list[str]]:
+    return [[postmortem_text(doc)]]
 
 
 def postmortem_text(doc: PostmortemDoc) -> str:

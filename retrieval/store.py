@@ -31,7 +31,7 @@ import numpy as np
 
 from retrieval.keyword import KeywordFilter, KeywordIndex, identifier_terms
 from retrieval.masking import mask_url, mask_urls
-from retrieval.render import postmortem_text, span_vector_text
+from retrieval.render import postmortem_vector_parts, span_vector_parts
 from retrieval.store_check import CollectionCheck
 from retrieval.store_lock import WriterLock
 from retrieval.store_records import (
@@ -186,13 +186,13 @@ class TraceStore:
 
     def _span_kind(self) -> RecordKind[Span]:
         return RecordKind(
-            self._spans, self._span_index, span_key, span_vector_text, span_metadata, span_row,
+            self._spans, self._span_index, span_key, span_vector_parts, span_metadata, span_row,
             _dump, Span.model_validate_json,
         )  # fmt: skip
 
     def _pm_kind(self) -> RecordKind[PostmortemDoc]:
         return RecordKind(
-            self._pms, self._pm_index, postmortem_key, postmortem_text, postmortem_metadata, postmortem_row,
+            self._pms, self._pm_index, postmortem_key, postmortem_vector_parts, postmortem_metadata, postmortem_row,
             _dump, PostmortemDoc.model_validate_json,
         )  # fmt: skip
 

@@ -39,7 +39,7 @@ class RecordKind(Generic[T]):
     collection: Any
     index: KeywordIndex
     key_of: Callable[[T], str]
-    text_of: Callable[[T], str]  # what its vector is made of
+    parts_of: Callable[[T], list[list[str]]]  # what its vector is made of: groups of texts
     meta_of: Callable[[T], dict[str, Any]]  # Chroma metadata, holding the record's JSON under "json"
     row_of: Callable[[str, T], KeywordRow]
     dump: Callable[[T], str]  # the record as JSON
@@ -54,12 +54,30 @@ def write_vectors(
     present = set(kind.collection.get(ids=keys, include=[])["ids"])
     todo = [(key, kind.load(raw)) for key, raw in rows if key not in present]
     if todo:
-        vectors = embed([kind.text_of(record) for _, record in todo])
+        vectors = combine([kind.parts_of(record) for _, record in todo], embed)
         kind.collection.upsert(
             ids=[key for key, _ in todo], embeddings=vectors, metadatas=[kind.meta_of(r) for _, r in todo]
         )
     kind.index.pending_done(keys)
     return len(todo)
+
+
+def combine(records: list[list[list[str]]], embed: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    """One unit vector per record: the mean of its groups' vectors, each the mean of its parts' vectors.
+
+    All parts of the batch are embedded in one call (the vector cache embeds each distinct text once)."""
+    flat = [part for groups in records for group in groups for part in group]
+    vectors = embed(flat)
+    out = np.empty((len(records), vectors.shape[1]), dtype=np.float32)
+    at = 0
+    for row, groups in enumerate(records):
+        total = np.zeros(vectors.shape[1], dtype=np.float32)
+        for group in groups:
+            mean = vectors[at : at + len(group)].mean(axis=0)
+            total += mean / (float(np.linalg.norm(mean)) or 1.0)
+            at += len(group)
+        out[row] = total / (float(np.linalg.norm(total)) or 1.0)
+    return out
 
 
 class VectorFiller:
