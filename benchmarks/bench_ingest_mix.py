@@ -105,8 +105,8 @@ def _ingest(path: Path, home: Path) -> tuple[float, float, dict]:
 
 
 def rates(work: Path) -> None:
-    from agent.cli.store_factory import make_embedder, make_redactor
     from agent.settings import get_settings
+    from agent.store_factory import make_embedder, make_redactor
     from benchmarks.prodmix import write_mix
     from retrieval.render import span_text
 
@@ -140,8 +140,8 @@ def rates(work: Path) -> None:
 
 
 def main() -> None:
-    from agent.cli.store_factory import make_embedder
     from agent.settings import get_settings
+    from agent.store_factory import make_embedder
     from benchmarks.prodmix import write_mix
 
     embedder = make_embedder(get_settings())

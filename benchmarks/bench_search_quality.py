@@ -82,8 +82,8 @@ def recall_at_10(store: Any, queries: list[tuple[str, str, set[str]]]) -> dict[s
 
 def main() -> None:
     import retrieval.store as store_module
-    from agent.cli.store_factory import make_embedder
     from agent.settings import get_settings
+    from agent.store_factory import make_embedder
     from benchmarks.prodmix import write_mix
     from retrieval.ingest import iter_file
     from retrieval.render import span_text, span_vector_parts, span_vector_text

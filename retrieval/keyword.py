@@ -29,7 +29,7 @@ FILTER_COLUMNS = ("trace_id", "service", "kind", "model", "request_model", "resp
 SCHEMA_VERSION = 3  # bump when tokenising changes: an index of another version is dropped and rebuilt
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=2048)  # lines of <= 2,000 characters: a few MB at most
 def _line_terms(line: str) -> str:
     return " ".join(tokens(line))
 
@@ -38,7 +38,7 @@ def _indexed(text: str) -> str:
     """The index terms of a text, line by line: a line repeated across records (a system prompt, a tool's
     description) is tokenised once. Lines split where words split anyway, so the terms are the same."""
     return " ".join(
-        _line_terms(line) if len(line) < 20_000 else " ".join(tokens(line)) for line in text.split("\n")
+        _line_terms(line) if len(line) <= 2000 else " ".join(tokens(line)) for line in text.split("\n")
     )
 
 

@@ -29,8 +29,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _open():  # noqa: ANN202 - a TraceStore, imported lazily (chromadb is slow to import)
-    from agent.cli.store_factory import open_store
     from agent.settings import get_settings
+    from agent.store_factory import open_store
 
     store = open_store(get_settings())
     store.on_wait = lambda message: err_console.print(
