@@ -5,7 +5,8 @@ production mix becomes searchable by keyword and by meaning.
    share of embedded texts that are exact or near duplicates (digits and hex ids masked, case and spacing
    folded), under the old rendering (`span_text`: names, models, system prompt) and the lean one
    (`span_vector_text`), and the model tokens each would embed (old: every span; new: each distinct text once).
-2. Rates: `postmortem ingest --json` in-process on BENCH_MIX_SPANS spans of the mix (default 6000), fresh
+2. Use: of the demo's stored spans, how many the demo draft's searches return and how many its text cites.
+3. Rates: `postmortem ingest --json` in-process on BENCH_MIX_SPANS spans of the mix (default 6000), fresh
    home: spans/s to keyword-searchable (stage 1 done) and to vectors written; against the baseline measured
    in the same run, the raw embedder on the old renderings of the same spans (the old ingest ran at 0.83-0.86
    of it). Targets: >= 500 spans/s keyword-searchable, >= 100 spans/s with vectors.
@@ -104,6 +105,38 @@ def _ingest(path: Path, home: Path) -> tuple[float, float, dict]:
     return stage1[0] - started, done - started, json.loads(result.stdout)
 
 
+def use(work: Path, embedder: Any) -> None:
+    """Ingest the demo, draft its incident; count the spans its searches returned and the spans it cites."""
+    from agent.api import draft_incident, load_incident
+    from agent.models import citations
+    from retrieval.ingest import iter_file
+    from retrieval.store import TraceStore
+    from retrieval.trace import PostmortemDoc, Span
+
+    demo = REPO / "retrieval" / "samples" / "demo"
+    store = TraceStore(path=work / "use", embedder=embedder)
+    records = [r for p in sorted(demo.rglob("*.*")) if p.suffix in (".json", ".md") for r in iter_file(p)]
+    store.add_spans(r for r in records if isinstance(r, Span))
+    store.add_postmortems(r for r in records if isinstance(r, PostmortemDoc))
+    returned: set[str] = set()
+    search = store.search_spans
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        hits = search(*args, **kwargs)
+        returned.update(h.span.span_id for h in hits)
+        return hits
+
+    store.search_spans = recording  # type: ignore[method-assign]
+    result = draft_incident(load_incident(demo / "incident.yaml"), provider="offline", store=store)
+    cited = {ref.split(":", 1)[1] for ref in citations(result.draft.markdown) if ref.startswith("span:")}
+    total = store.count_spans()
+    store.close()
+    print(
+        f"demo: {total} spans stored; the draft's searches returned {len(returned)} "
+        f"({len(returned) / total:.1%}), its text cites {len(cited)} ({len(cited) / total:.1%})"
+    )
+
+
 def rates(work: Path) -> None:
     from agent.settings import get_settings
     from agent.store_factory import make_embedder, make_redactor
@@ -155,7 +188,9 @@ def main() -> None:
         )
         duplicates("eval cases dev", _spans(_dev_case_traces()), embedder.token_counts)
         duplicates("production mix", _spans([mix]), embedder.token_counts)
-        print("\n2. ingest rates on the production mix")
+        print("\n2. what is used")
+        use(work, embedder)
+        print("\n3. ingest rates on the production mix")
         previous = os.environ.get("POSTMORTEM_HOME")
         try:
             rates(work)
