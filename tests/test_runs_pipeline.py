@@ -130,3 +130,27 @@ def test_trace_show_lists_the_turns(tmp_path, monkeypatch, embedder) -> None:
     assert any(" tool " in line and "called" in line and "→" in line for line in lines)
     turns = json.loads(as_json.stdout)["turns"]
     assert len(turns) == len(lines) and any(t["role"] == "tool" for t in turns)
+
+
+def test_agent_names_are_labels_renaming_them_never_moves_the_step() -> None:
+    from agent.runs.attribute import attribute_run
+    from agent.runs.turns import build_run
+
+    for sample in SAMPLES[::4]:
+        spans, _, _ = read_case_traces(sample)
+        names = sorted(
+            {s.agent_name for s in spans if s.agent_name} | {s.agent_id for s in spans if s.agent_id}
+        )
+        renamed = {name: f"agent-{i}" for i, name in enumerate(reversed(names))}
+        other = [
+            s.model_copy(
+                update={
+                    "agent_name": renamed.get(s.agent_name, s.agent_name),
+                    "agent_id": renamed.get(s.agent_id, s.agent_id),
+                }
+            )
+            for s in spans
+        ]
+        before = attribute_run(build_run(spans), sample.incident)
+        after = attribute_run(build_run(other), sample.incident)
+        assert (before.step, before.span_id) == (after.step, after.span_id), sample.id
