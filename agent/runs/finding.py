@@ -58,9 +58,13 @@ def as_finding(attribution: RunAttribution) -> Finding:
     a = attribution
     refs = [span_ref(a.span_id), *(span_ref(s) for s in a.carried_spans[:5])]
     title = f"{a.agent} at step {a.step} of {a.turns} made the run's failure inevitable ({a.layer_label})"
-    carried = f" Carried forward by steps {', '.join(map(str, a.carried_by[:8]))}." if a.carried_by else ""
+    plural = "s" if len(a.carried_by) > 1 else ""
+    carried = (
+        f" Carried forward by step{plural} {', '.join(map(str, a.carried_by[:8]))}." if a.carried_by else ""
+    )
     unchecked = (
-        f" Steps {', '.join(map(str, a.unchecked_by[:5]))} passed it on without a check of their own."
+        f" Step{'s' if len(a.unchecked_by) > 1 else ''} {', '.join(map(str, a.unchecked_by[:5]))} passed it on "
+        "without a check of their own."
         if a.unchecked_by
         else ""
     )

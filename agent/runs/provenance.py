@@ -8,14 +8,12 @@ code block the previous turn wrote): then the turn that wrote the call is respon
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-from agent.detectors.text import content_tokens, sentences, tokens
+from agent.detectors.text import ALL_STOPWORDS, content_tokens, sentences, tokens
 from agent.runs.claims import Claim, derived, extract_claims, occurs
-from agent.runs.turns import Run, Turn
+from agent.runs.turns import CODE_BLOCK, Run, Turn
 
-_CODE_BLOCK = re.compile(r"```|^(?: {4}|\t)\S", re.MULTILINE)
 ANSWER_SENTENCES = 2  # the final answer's last sentences state the answer itself; their claims weigh double
 
 
@@ -106,7 +104,7 @@ def _states(claim: Claim, context: frozenset[str], text: str) -> bool:
 
 
 MAX_SLOT_SENTENCES = 1500  # sentences read back per claim: a long run's pages must not make a draft slow
-SLOT_WORDS = 3  # content words just before a value name its slot ("warfarin warning code: INR-5")
+SLOT_WORDS = 4  # the words just before a value name its slot ("fiscal 2021 revenue (EUR million): 421.8")
 
 
 def replaced_value(run: Run, origin: ClaimOrigin, final_text: str) -> int | None:
@@ -117,13 +115,13 @@ def replaced_value(run: Run, origin: ClaimOrigin, final_text: str) -> int | None
         return None
     budget = MAX_SLOT_SENTENCES
     for turn in reversed(run.turns[: origin.origin]):
-        if not slot <= content_tokens(turn.content):
+        if not slot <= frozenset(_slot_words(turn.content)):
             continue
         for sentence in sentences(turn.content, 3):
             budget -= 1
             if budget < 0:
                 return None
-            if occurs(origin.claim, sentence) or not slot <= content_tokens(sentence):
+            if occurs(origin.claim, sentence) or not slot <= frozenset(_slot_words(sentence)):
                 continue
             others = [c for c in extract_claims(sentence) if _same_form(c, origin.claim)]
             if any(_slot(c, sentence) == slot for c in others):
@@ -142,13 +140,18 @@ def _same_form(a: Claim, b: Claim) -> bool:
 
 
 def _slot(claim: Claim, text: str) -> frozenset[str]:
-    """The last SLOT_WORDS content words before the claim in the sentence that states it."""
+    """The last SLOT_WORDS words before the claim in the sentence that states it (numbers count: "fiscal 2021
+    revenue" and "fiscal 2022 revenue" are two slots), stopwords left out."""
     for sentence in sentences(text, 3):
         at = _position(claim, sentence)
         if at is not None:
-            words = [w for w in tokens(sentence[:at]) if w in content_tokens(sentence[:at])]
+            words = _slot_words(sentence[:at])
             return frozenset(words[-SLOT_WORDS:]) if len(words) >= 2 else frozenset()
     return frozenset()
+
+
+def _slot_words(text: str) -> list[str]:
+    return [w for w in tokens(text) if w not in ALL_STOPWORDS]
 
 
 def _position(claim: Claim, sentence: str) -> int | None:
@@ -166,17 +169,11 @@ def responsible_for(run: Run, origin: int, claim: Claim | None = None) -> tuple[
     if turn.role in ("tool", "retrieval"):
         if requester is not None and claim is not None and any(occurs(claim, c) for c in requester.calls):
             return requester.index, "stated"  # the agent put it in its own call
-        if requester is not None and _CODE_BLOCK.search(requester.text):
+        if requester is not None and CODE_BLOCK.search(requester.text):
             return requester.index, "code_output"
         return origin, "retrieved" if turn.role == "retrieval" else "tool_result"
-    previous = run.turns[origin - 1] if origin > 0 else None
-    if (
-        previous is not None
-        and previous.agent != turn.agent
-        and _CODE_BLOCK.search(previous.text)
-        and not _CODE_BLOCK.search(turn.text)
-    ):
-        return previous.index, "code_output"  # the output of code the previous turn wrote
+    if run.executes(turn):
+        return origin - 1, "code_output"  # the output of code the previous turn wrote
     if turn.role == "user":
         return origin, "given"
     return origin, "stated"

@@ -36,5 +36,9 @@ def run_section(findings: list[Finding]) -> Section | None:
     return Section(key="decisive", title=SECTION_TITLES["decisive"], sentences=out)
 
 
+def _steps(steps: list[int]) -> str:
+    return ("Step " if len(steps) == 1 else "Steps ") + ", ".join(str(i) for i in steps)
+
+
 def s(text: str, *cites: str) -> Sentence:
     return Sentence(text=text, cites=list(dict.fromkeys(cites)))

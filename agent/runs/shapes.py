@@ -53,10 +53,13 @@ def find_shapes(run: Run, final: Turn) -> list[Shape]:
     return out
 
 
-def _is_result(turn: Turn, previous: Turn | None) -> bool:
-    """A tool/retrieval result, or a turn that only reports what came back from the previous turn's call."""
-    return turn.role in ("tool", "retrieval") or (
-        previous is not None and bool(previous.calls) and not turn.acts
+def _is_result(run: Run, turn: Turn, previous: Turn | None) -> bool:
+    """A tool/retrieval result, a turn that only reports what came back from the previous turn's call, or the
+    output of the code the previous turn wrote."""
+    return (
+        turn.role in ("tool", "retrieval")
+        or (previous is not None and bool(previous.calls) and not turn.acts)
+        or run.executes(turn)
     )
 
 
@@ -64,11 +67,13 @@ def _errors_ignored(run: Run, turns: list[Turn]) -> list[Shape]:
     out = []
     for turn in turns:
         previous = turns[turn.index - 1] if turn.index > 0 else None
-        failed = turn.error is not None or (_is_result(turn, previous) and error_result(turn.text))
+        failed = turn.error is not None or (
+            _is_result(run, turn, previous) and error_result(_output(turn.text))
+        )
         if not failed:
             continue
         for after in turns[turn.index + 1 :]:
-            if not after.acts:
+            if not after.acts or run.executes(after):
                 continue
             if set(after.calls) & set(previous.calls if previous else []):
                 break  # a retry of the failed call
@@ -85,6 +90,14 @@ def _errors_ignored(run: Run, turns: list[Turn]) -> list[Shape]:
                 )
             break
     return out[:1]
+
+
+_STATUS_LINE = re.compile(r"^\s*exit\s*code\s*:?\s*\d+[^\n]*\n", re.IGNORECASE)
+
+
+def _output(text: str) -> str:
+    """What a result says, without a leading exit-status line (the error check reads the output's start)."""
+    return _STATUS_LINE.sub("", text, count=1)
 
 
 def _signature(turn: Turn) -> str:
@@ -124,10 +137,11 @@ def _same_action(a: Turn, b: Turn) -> bool:
     return len(ta & tb) / len(ta | tb) >= LOOP_SIMILARITY
 
 
-def _delegations(turns: list[Turn]) -> list[tuple[Turn, Turn]]:
-    """(delegating turn, the receiving agent's next acting turn) where control passed to another agent."""
+def _delegations(run: Run, turns: list[Turn]) -> list[tuple[Turn, Turn]]:
+    """(delegating turn, the receiving agent's next acting turn) where control passed to another agent; a
+    terminal printing what code returned delegates nothing."""
     out = []
-    acting = [t for t in turns if t.acts]
+    acting = [t for t in turns if t.acts and not run.executes(t)]
     for i, turn in enumerate(acting[:-1]):
         receiver = turn.handoff_to
         nxt = acting[i + 1]
@@ -153,7 +167,7 @@ def _plan_items(turns: list[Turn]) -> list[str]:
 def _lost_constraints(run: Run, turns: list[Turn]) -> list[Shape]:
     """A delegation that restates a plan step (or the task) without one of its specific terms."""
     sources = _plan_items(turns) or [run.task]
-    for delegation, _reply in _delegations(turns):
+    for delegation, _reply in _delegations(run, turns):
         words = content_tokens(delegation.text)
         best = max(sources, key=lambda p: _restates(delegation, words, p))
         source_words = content_tokens(best)
@@ -217,7 +231,7 @@ def _first_addressing(item: str, turns: list[Turn]) -> int | None:
 
 
 def _different_answers(run: Run, turns: list[Turn]) -> list[Shape]:
-    for delegation, reply in _delegations(turns):
+    for delegation, reply in _delegations(run, turns):
         asked = [
             c
             for c in extract_claims(delegation.text)

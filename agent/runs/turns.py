@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.detectors.text import content_tokens
 from retrieval.trace import Message, Span, SpanKind
 
+CODE_BLOCK = re.compile(r"```|^(?: {4}|\t)\S", re.MULTILINE)  # fenced or indented code in a message
 MIN_ANSWER_WORDS = 2  # content words an answer has at least ("TERMINATE" has one)
 MAX_TURN_CHARS = 20_000  # a turn's text is cut here: provenance never needs more, long pages only cost time
 
@@ -65,6 +66,17 @@ class Run(BaseModel):
             if turn.acts and len(content_tokens(turn.text)) >= MIN_ANSWER_WORDS:
                 return turn
         return next((t for t in reversed(self.turns) if t.text.strip()), None)
+
+    def executes(self, turn: Turn) -> bool:
+        """Whether a turn is the output of code the previous turn (another agent) wrote: a terminal's reply."""
+        if turn.index == 0 or turn.index >= len(self.turns) or self.turns[turn.index] is not turn:
+            return False
+        previous = self.turns[turn.index - 1]
+        return (
+            previous.agent != turn.agent
+            and bool(CODE_BLOCK.search(previous.text))
+            and not CODE_BLOCK.search(turn.text)
+        )
 
     def by_span(self, span_id: str) -> Turn | None:
         return next((t for t in self.turns if t.span_id == span_id), None)
