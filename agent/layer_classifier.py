@@ -210,10 +210,13 @@ def model_qualified(score: LayerScore, data: ScoringInput) -> bool:
         in_service = float(f.data.get("scope_weight", 1.0)) >= 1.0
         effect = float(f.data.get("effect", 0.0))
         measured = bool(data.flagged_traces)
+        at_onset = (
+            float(f.data.get("proximity", 1.0)) >= T.model_change_proximity
+        )  # 1.0 when no onset is known
         if (
             f.data.get("kind") in MODEL_CHANGE_KINDS
             and in_service
-            and (effect >= T.model_change_effect or not measured)
+            and (not measured or (effect >= T.model_change_effect and at_onset))
         ):
             return True
     return False

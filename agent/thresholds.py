@@ -82,6 +82,17 @@ class Thresholds(BaseModel):
         "a model or snapshot change counts as 'the model changed at the onset' when the bad-output rate "
         "stepped up this much with it (effect score, 0..1)",
     )
+    model_change_proximity: float = _t(
+        0.5,
+        "... and happened at the onset: proximity (agent/detectors/onset.py) 1 up to a few answers' spacing "
+        "before it, 0.5 one window-tenth before; a change hours earlier that bad outputs only followed later "
+        "is not the model changing at the onset",
+    )
+    nondeterminism_requests: float = _t(
+        3,
+        "identical requests answered both well and badly show the inputs were right only when several requests "
+        "did so; one such pair is as likely a fluke of sampling",
+    )
     upstream_floor: float = _t(
         0.05,
         "an upstream layer (data, system, prompt) with at least this much evidence tied to the symptom is "
@@ -112,6 +123,11 @@ class Thresholds(BaseModel):
         0.75,
         "strength per unit of effect of a sampling change: lower, as sampling moves quality a little and "
         "rarely causes a step in bad outputs by itself",
+    )
+    prompt_change_unrelated: float = _t(
+        0.4,
+        "a prompt edit none of whose changed words the description or reports use (a rephrase, a tone or "
+        "spelling line) keeps this share of its weight: timing alone makes it a candidate, not the cause",
     )
     # ---- symptoms: which outputs were bad --------------------------------------------------------------
     symptom_rise_p: float = _t(

@@ -257,3 +257,35 @@ def test_per_request_sampling_jitter_is_not_a_change_and_a_change_without_a_step
     step = by(findings, "sampling", "sampling_changed")
     assert len(step) == 1 and step[0].data["new"] == "temperature=0.4"
     assert step[0].data["effect"] == 0.0 and step[0].strength == 0.0
+
+
+def test_a_prompt_edit_counts_fully_only_when_it_changed_what_the_reports_are_about():
+    """The same regression (the grounding rule dropped at minute 600), reported in words of the edit or not."""
+    loose = SYSTEM.replace("Answer only from the policy documents provided in the context.\n", "")
+
+    def run(report: str):  # noqa: ANN202
+        f = SpanFactory()
+        base = traffic(40, -2880, 60, lambda i, t: f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE]))
+
+        def window(i, t):
+            q, a = QA[i % 5]
+            if i >= 30:
+                bad = INVENTED if i % 5 in (0, 3) else a
+                return f.trace(
+                    t, q, bad, docs=[POLICY, BAGGAGE], system=loose, template=("support-answer", "4")
+                )
+            return f.trace(t, q, a, docs=[POLICY, BAGGAGE])
+
+        _, findings = analyse(traffic(60, 0, 20, window), base, reports=[report])
+        return by(findings, "prompt_change")[0]
+
+    related = run(
+        "The bot no longer answers from the policy documents: it promised a full refund within 90 days."
+    )
+    unrelated = run("Customers were promised a full refund within 90 days, no questions asked.")
+    assert {"documents", "policy"} <= set(related.data["related_terms"]) and unrelated.data[
+        "related_terms"
+    ] == []
+    before = "strength_before_onset_correlation"  # the detector's own strength (the onset step clamps at 1)
+    assert abs(unrelated.data[before] - 0.4 * related.data[before]) < 0.01
+    assert unrelated.strength < related.strength

@@ -10,8 +10,10 @@ from collections import Counter, defaultdict
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.changes import Change, change_evidence, find_changes, score_change
 from agent.detectors.common import make, pct, quote, system_text, when
-from agent.detectors.text import sentences, snippet
+from agent.detectors.symptoms import report_texts
+from agent.detectors.text import content_tokens, sentences, snippet
 from agent.models import Finding, span_ref
+from agent.thresholds import T
 from retrieval.trace import Span
 
 NAME = "prompt_change"
@@ -107,6 +109,14 @@ def prompt_diff(old: str, new: str) -> tuple[str, list[str], list[str]]:
     return diff, removed, added
 
 
+def _related_terms(ctx: DetectorContext, removed: list[str], added: list[str]) -> list[str]:
+    """Words the edit changed (in the removed or the added lines, not both: a rephrase changes little) that the
+    incident's description or reports also use: whether the edit is about what went wrong."""
+    changed = content_tokens(" ".join(removed)) ^ content_tokens(" ".join(added))
+    reported = content_tokens(" ".join(report_texts(ctx)))
+    return sorted(changed & reported)
+
+
 def _finding(ctx: DetectorContext, change: Change, service: str | None, route: str) -> Finding:
     old_label, new_label = _label(change.old or "", change.old_spans), _label(change.new, change.new_spans)
     static = static_units(sorted([*change.old_spans, *change.new_spans], key=lambda s: s.start_time))
@@ -117,6 +127,9 @@ def _finding(ctx: DetectorContext, change: Change, service: str | None, route: s
     strength = score.strength
     if any(_CONSTRAINT.search(line) for line in removed):
         strength *= 1.15  # a guard instruction went away
+    related = _related_terms(ctx, removed, added)
+    if (removed or added) and not related:
+        strength *= T.prompt_change_unrelated  # the edit is about something nobody reported going wrong
     if old_label == new_label:
         new_label += " (edited without a version bump)"
     title = f"Prompt {route} changed from {old_label} to {new_label}"
@@ -152,5 +165,6 @@ def _finding(ctx: DetectorContext, change: Change, service: str | None, route: s
         diff=diff,
         removed=removed,
         added=added,
+        related_terms=related,
         **data,
     )
