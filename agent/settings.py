@@ -7,13 +7,23 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ProviderName = Literal["offline", "openai", "anthropic", "openai-compatible"]
+# The one list of provider names. The aliases are OpenAI-compatible servers with their usual local URL (used when
+# POSTMORTEM_BASE_URL is not set); --provider flags and POSTMORTEM_PROVIDER are validated against the same list.
+LOCAL_SERVERS: dict[str, str] = {
+    "ollama": "http://127.0.0.1:11434/v1",
+    "vllm": "http://127.0.0.1:8000/v1",
+    "llamacpp": "http://127.0.0.1:8080/v1",
+}
+ProviderName = Literal["offline", "openai", "anthropic", "openai-compatible", "ollama", "vllm", "llamacpp"]
+PROVIDER_NAMES: tuple[str, ...] = get_args(ProviderName)
+CLOUD_TIMEOUT = 60.0  # seconds per request to a hosted API
+LOCAL_TIMEOUT = 600.0  # a local server on a CPU can take minutes for one long prompt
 # Data that sits beside a source checkout (not shipped in the wheel): <checkout>/../shared/data/...
 CHECKOUT = Path(__file__).resolve().parents[1]
 
@@ -37,8 +47,12 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
     token_budget: int = 24_000
-    request_timeout: float = 60.0
-    max_retries: int = 4
+    request_timeout: float | None = (
+        None  # seconds; None: 60 for hosted APIs, 600 for OpenAI-compatible servers
+    )
+    max_retries: int = 4  # extra attempts after a 429, a 5xx or a dropped connection (never after a timeout
+    # on an OpenAI-compatible server: it would queue behind the abandoned request)
+    max_output_tokens: int | None = None  # per LLM step; None: each step's own ceiling (4,000 / 8,000)
 
     # Slack
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
@@ -49,6 +63,20 @@ class Settings(BaseSettings):
     # the AI Incident Database snapshot (incidents.csv, classifications_MIT.csv); None = shared/data/aiid beside
     # the checkout
     aiid_dir: Path | None = None
+
+    @field_validator("provider", mode="before")
+    @classmethod
+    def _provider_name(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower() or "offline"
+            return "offline" if value == "none" else value
+        return value
+
+    def timeout_for(self, provider: str) -> float:
+        """The request timeout for `provider`: the setting, else the hosted or local default."""
+        if self.request_timeout is not None:
+            return self.request_timeout
+        return CLOUD_TIMEOUT if provider in ("openai", "anthropic") else LOCAL_TIMEOUT
 
     @property
     def chroma_path(self) -> Path:

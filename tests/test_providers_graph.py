@@ -91,7 +91,11 @@ def test_draft_with_a_provider_uses_its_classification_and_narrative(demo_dir, t
         assert draft.classification.method == "openai-compatible"
         assert draft.classification.primary == "data"
         system = next(a for a in draft.classification.layers if a.layer == "system")
-        assert system.role == "unknown" and INVENTED not in system.evidence  # the invented id was dropped
+        # the model's "system contributing" rested only on an invented id: dropped, and without evidence the
+        # model may not change the offline assessment, which the draft keeps and says so
+        assert INVENTED not in system.evidence and system.role == "ruled_out" and system.score is not None
+        assert any("kept from the offline analysis" in n and "system" in n for n in draft.notes), draft.notes
+        assert any("layers assessed by the model" in n and "data" in n for n in draft.notes)
         assert INVENTED not in json.dumps(draft.model_dump(mode="json"))
         assert [ref for ref in all_citations(draft) if not resolves(ref, store, incident)] == []
         assert not any("offline analysis was used" in note for note in draft.notes)

@@ -119,7 +119,9 @@ def server():
 
 
 def openai_provider(server) -> OpenAIProvider:
-    return OpenAIProvider(api_key="sk-test", base_url=server.url + "/v1", model="gpt-4.1-mini", policy=FAST)
+    return OpenAIProvider(
+        api_key="sk-test", base_url=server.url + "/v1", model="gpt-4.1-mini", policy=FAST, local=False
+    )
 
 
 def user_prompt(recorded) -> str:
@@ -249,7 +251,7 @@ def test_anthropic_classification_and_similar_incidents(server):
         layer("system", "unknown", "inconclusive"),
     )
     server.enqueue(anthropic_message(reply))
-    provider = AnthropicProvider(api_key="sk-ant", base_url=server.url, policy=FAST)
+    provider = AnthropicProvider(api_key="sk-ant", base_url=server.url, policy=FAST, local=False)
     c, usage = classify_with_llm(provider, incident(), findings(), evidence(), similar)
     assert c.method == "anthropic" and c.primary == "data"
     assert next(a for a in c.layers if a.layer == "data").evidence == ["doc:bb02:0", "pm:2024-11-refunds"]

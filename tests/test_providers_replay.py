@@ -89,7 +89,7 @@ def test_replay_with_pattern_sends_the_recorded_request_each_time():
     ]
     with FakeLLMServer() as server:
         server.enqueue(*[openai_completion(o, model="gpt-4o-2024-08-06") for o in outputs])
-        provider = OpenAIProvider(api_key="sk", base_url=server.url + "/v1", policy=FAST)
+        provider = OpenAIProvider(api_key="sk", base_url=server.url + "/v1", policy=FAST, local=False)
         report = replay(provider, captured()[1], n=5, pattern=r"\brefundable\b", regex=True, concurrency=2)
     assert (report.completed, report.recurred, report.rate) == (5, 3, 0.6)
     assert (report.ci_low, report.ci_high) == (0.2307, 0.8824)
@@ -118,7 +118,7 @@ def test_replay_with_pattern_sends_the_recorded_request_each_time():
 def test_failed_calls_are_reported_and_not_counted():
     with FakeLLMServer() as server:
         server.enqueue(openai_completion("refundable"), openai_error(401, "bad key"), openai_completion("no"))
-        provider = OpenAIProvider(api_key="sk", base_url=server.url + "/v1", policy=FAST)
+        provider = OpenAIProvider(api_key="sk", base_url=server.url + "/v1", policy=FAST, local=False)
         report = replay(provider, captured()[1], n=3, pattern="refundable")
     assert (report.completed, report.recurred) == (2, 1)
     assert any("HTTP 401" in (r.error or "") for r in report.runs)
@@ -132,7 +132,7 @@ def test_replay_on_anthropic_and_similarity_judge(embedder):
     ]
     with FakeLLMServer() as server:
         server.enqueue(*[anthropic_message(o) for o in outputs])
-        provider = AnthropicProvider(api_key="sk-ant", base_url=server.url, policy=FAST)
+        provider = AnthropicProvider(api_key="sk-ant", base_url=server.url, policy=FAST, local=False)
         report = replay(
             provider, captured()[1], n=2, embed=embedder.embed, threshold=0.85, model="claude-haiku-4-5"
         )

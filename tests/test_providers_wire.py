@@ -46,13 +46,13 @@ def make(
     kind: str, server: FakeLLMServer, *, timeout: float = 5.0, sleeps: Sleeps | None = None, **kw
 ) -> Provider:
     common = {"policy": FAST, "timeout": timeout, "sleep": sleeps if sleeps is not None else Sleeps(), **kw}
-    if kind == "openai":
-        return OpenAIProvider(api_key="sk-test", base_url=server.url + "/v1", **common)
+    if kind == "openai":  # the fake plays the hosted API: priced, timeouts retried
+        return OpenAIProvider(api_key="sk-test", base_url=server.url + "/v1", local=False, **common)
     if kind == "compatible":
         return OpenAIProvider(
             api_key=None, base_url=server.url + "/v1", compatible=True, model="llama3.1:8b", **common
         )
-    return AnthropicProvider(api_key="sk-ant-test", base_url=server.url, **common)
+    return AnthropicProvider(api_key="sk-ant-test", base_url=server.url, local=False, **common)
 
 
 def ok(kind: str, text: str = GOOD) -> Scripted:
@@ -154,7 +154,8 @@ def test_client_errors_are_not_retried(server, kind):
     with pytest.raises(ProviderError) as info:
         make(kind, server).parse(request(), Verdict)
     assert len(server.requests) == 1
-    assert "HTTP 401" in info.value.reason and "invalid x-api-key" in info.value.reason
+    assert "HTTP 401" in info.value.reason and "refused the API key" in info.value.reason
+    assert "invalid x-api-key" not in info.value.reason and "invalid x-api-key" in info.value.detail
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])

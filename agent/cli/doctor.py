@@ -159,12 +159,11 @@ def check_provider(settings: Any) -> Check:
     where = {
         "openai": "OPENAI_API_KEY (platform.openai.com > API keys)",
         "anthropic": "ANTHROPIC_API_KEY (console.anthropic.com > API keys)",
-        "openai-compatible": "POSTMORTEM_BASE_URL (e.g. http://127.0.0.1:11434/v1 for Ollama)",
-    }[chosen]
+    }.get(chosen, "POSTMORTEM_BASE_URL (e.g. http://127.0.0.1:11434/v1 for Ollama)")
     key = _secret(settings.anthropic_api_key if chosen == "anthropic" else settings.openai_api_key)
     if chosen == "openai-compatible" and not settings.base_url:
         missing = "POSTMORTEM_BASE_URL is not set"
-    elif chosen != "openai-compatible" and not key and not settings.base_url:
+    elif chosen in ("openai", "anthropic") and not key and not settings.base_url:
         missing = f"{where.split(' ')[0]} is not set"
     else:
         missing = ""
@@ -194,7 +193,75 @@ def check_provider(settings: Any) -> Check:
         )
     model = settings.model or "the provider's default model"
     target = f" at {mask_url(settings.base_url)}" if settings.base_url else ""
-    return Check(name="provider", status="ok", detail=f"{chosen}{target}, {model}; key set (not contacted)")
+    keyed = "key set" if key else "no key"
+    return Check(
+        name="provider",
+        status="ok",
+        detail=f"{chosen}{target}, {model}; {keyed} (not contacted: --online does)",
+    )
+
+
+class _Ping(BaseModel):
+    """The tiny structured answer `doctor --online` asks for."""
+
+    ok: bool
+    word: str
+
+
+def check_provider_online(settings: Any) -> Check:
+    """List the server's models, send one tiny structured request, report the mode that worked and the time."""
+    from agent.providers import ChatMessage, ChatRequest, ProviderError, RetryPolicy, get_provider
+
+    try:
+        provider = get_provider(settings, settings.provider, policy=RetryPolicy(max_retries=0))
+    except (ProviderError, ValueError) as exc:
+        return Check(
+            name="provider online", status="fail", detail=str(exc), fix="fix the provider settings above"
+        )
+    assert provider is not None
+    where = mask_url(provider.base_url) if provider.base_url else provider.name
+    try:
+        served = provider.list_models()
+    except ProviderError as exc:
+        if "cannot connect" in exc.reason or "timed out" in exc.reason:
+            return Check(
+                name="provider online",
+                status="fail",
+                detail=f"{where} is unreachable ({exc.reason.split(': ', 1)[-1]})",
+                fix="start the server, or fix POSTMORTEM_BASE_URL",
+            )
+        served = []  # some servers do not list models: the request below still tells
+    if served and provider.model not in served:
+        listed = ", ".join(served[:8]) + (" ..." if len(served) > 8 else "")
+        return Check(
+            name="provider online",
+            status="fail",
+            detail=f"model {provider.model!r} is not served at {where}; it serves: {listed}",
+            fix="set POSTMORTEM_MODEL to one of those",
+        )
+    request = ChatRequest(
+        system="Answer in JSON.",
+        messages=[ChatMessage(role="user", content='Reply with {"ok": true, "word": "ready"}.')],
+        max_tokens=40,
+        temperature=0,
+    )
+    started = time.perf_counter()
+    try:
+        parsed = provider.parse(request, _Ping)
+    except ProviderError as exc:
+        return Check(
+            name="provider online",
+            status="fail",
+            detail=f"{where}: a tiny structured request failed: {exc.reason}",
+            fix="check the server's log; POSTMORTEM_PROVIDER=offline works without it",
+        )
+    seconds = time.perf_counter() - started
+    models = f"{len(served)} model(s) listed, " if served else "no model list, "
+    return Check(
+        name="provider online",
+        status="ok",
+        detail=f"{where}: {models}structured output via {parsed.mode}, round trip {seconds:.1f} s",
+    )
 
 
 def _token_problem(name: str, value: str, prefix: str) -> str | None:
@@ -368,7 +435,11 @@ def run_checks(*, online: bool = False, progress: Callable[[str], None] | None =
         step("opening the store")
         checks += [embedder_check, check_store(settings, embedder)]
         step("checking the LLM provider")
-        checks.append(check_provider(settings))
+        provider_check = check_provider(settings)
+        checks.append(provider_check)
+        if online and settings.provider != "offline" and provider_check.status != "fail":
+            step("asking the LLM provider for a tiny structured answer")
+            checks.append(check_provider_online(settings))
         slack_checks = check_slack(settings, config_path(settings.home))
         checks += slack_checks
         if online and _secret(settings.slack_bot_token):
@@ -380,7 +451,11 @@ def run_checks(*, online: bool = False, progress: Callable[[str], None] | None =
 def doctor_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
     online: Annotated[
-        bool, typer.Option("--online", help="Also call Slack's auth.test with the bot token.")
+        bool,
+        typer.Option(
+            "--online",
+            help="Also contact the LLM provider (list its models, send one tiny structured request) and Slack.",
+        ),
     ] = False,
 ) -> None:
     """Check settings, store, embedder, LLM provider and Slack; say what to fix. Exit 1 if anything fails."""

@@ -83,7 +83,11 @@ def _print(report: ReplayReport) -> None:
     console.print(table)
     usage = report.usage
     cost = usage.get("cost_usd")
-    cost_text = f"${cost:.4f}" if isinstance(cost, float) else "unknown (model not in the price table)"
+    cost_text = (
+        f"${cost:.4f}"
+        if isinstance(cost, float)
+        else "not priced (a local server, or a model not in the price table)"
+    )
     console.print(
         f"Tokens: {usage.get('input_tokens', 0)} in, {usage.get('output_tokens', 0)} out; cost {cost_text}",
         highlight=False,

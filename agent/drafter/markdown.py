@@ -53,6 +53,18 @@ def _action_items(draft: Draft) -> list[str]:
     return lines
 
 
+def usage_line(usage: dict) -> str:
+    """LLM calls, tokens, latency and cost in one line ("not priced" for local or unknown models)."""
+    calls, failed = usage.get("calls") or 0, usage.get("failed_calls") or 0
+    cost = usage.get("cost_usd")
+    priced = f"cost ${cost:.4f}" if cost is not None else "cost not priced (local or unlisted model)"
+    failures = f" ({failed} failed)" if failed else ""
+    return (
+        f"LLM: {calls} call{'s' if calls != 1 else ''}{failures}, {usage.get('input_tokens') or 0} tokens in, "
+        f"{usage.get('output_tokens') or 0} out, {usage.get('latency_s') or 0:.1f} s, {priced}"
+    )
+
+
 def render_markdown(draft: Draft) -> str:
     incident = draft.incident
     meta = [f"service {incident.service or 'unknown'}"]
@@ -62,6 +74,8 @@ def render_markdown(draft: Draft) -> str:
         meta.append(f"window {ts(incident.window_start)} – {ts(incident.window_end)}")
     meta.append(f"analysis: {draft.provider}")
     lines = [f"# Post-mortem (draft): {incident.title}", "", f"_{' · '.join(meta)}_", ""]
+    if draft.usage.get("calls"):
+        lines += [f"_{usage_line(draft.usage)}_", ""]
     for note in draft.notes:
         lines += [f"> Note: {note}", ""]
     by_key = {section.key: section for section in draft.sections}

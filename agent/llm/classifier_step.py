@@ -23,6 +23,7 @@ class Checked:
     classification: Classification
     problems: list[str] = field(default_factory=list)  # make the answer unusable: re-ask, then fail
     notes: list[str] = field(default_factory=list)  # corrected silently (ids dropped, confidence capped)
+    assessed: set[str] = field(default_factory=set)  # the layers the model assessed
 
 
 def classify_with_llm(
@@ -33,8 +34,26 @@ def classify_with_llm(
     similar: Sequence[Any] = (),
     *,
     budget: int = DEFAULT_BUDGET,
+    max_tokens: int | None = None,
 ) -> tuple[Classification, Usage]:
     """Ask the provider to classify the layers. Raises ProviderError (with `.usage`) when it cannot."""
+    checked, usage = classify_checked(
+        provider, incident, findings, evidence, similar, budget=budget, max_tokens=max_tokens
+    )
+    return checked.classification, usage
+
+
+def classify_checked(
+    provider: Provider,
+    incident: Incident,
+    findings: Sequence[Finding],
+    evidence: Sequence[Evidence],
+    similar: Sequence[Any] = (),
+    *,
+    budget: int = DEFAULT_BUDGET,
+    max_tokens: int | None = None,
+) -> tuple[Checked, Usage]:
+    """classify_with_llm, keeping the checker's notes and which layers the model assessed."""
     prompt = build_prompt(
         "classify",
         incident=incident,
@@ -43,12 +62,12 @@ def classify_with_llm(
         similar=similar,
         budget=budget,
         schema=ClassificationAnswer,
-        max_tokens=CLASSIFY_MAX_TOKENS,
+        max_tokens=max_tokens or CLASSIFY_MAX_TOKENS,
     )
 
-    def check(answer: ClassificationAnswer) -> tuple[Classification, list[str]]:
+    def check(answer: ClassificationAnswer) -> tuple[Checked, list[str]]:
         checked = check_classification(answer, prompt.sent_ids, findings, method=provider.name)
-        return checked.classification, checked.problems
+        return checked, checked.problems
 
     return ask_checked(provider, prompt.request, ClassificationAnswer, check, what="classification")
 
@@ -87,7 +106,7 @@ def check_classification(
         kept = [eid for eid in cited if eid in sent_ids]
         if len(kept) < len(cited):
             invented = [eid for eid in cited if eid not in sent_ids]
-            notes.append(f"{layer}: dropped ids not in the evidence sent: {', '.join(invented[:5])}")
+            notes.append(f"{layer}: dropped {len(invented)} cited id(s) that were not in the evidence sent")
         role, confidence, rationale = a.role, a.confidence, a.rationale.strip()
         if len(kept) < len(cited):
             rationale = (
@@ -114,7 +133,7 @@ def check_classification(
         problems.append(f"the primary layer {named!r} has no assessment")
     primary = named if not problems else None
     classification = Classification(primary=primary, layers=assessments, method=method)
-    return Checked(classification=classification, problems=problems, notes=notes)
+    return Checked(classification=classification, problems=problems, notes=notes, assessed=set(seen))
 
 
 def _grounded(layer: str, cited: list[str], findings: Sequence[Finding]) -> bool:

@@ -50,6 +50,7 @@ def write_narrative(
     *,
     budget: int = DEFAULT_BUDGET,
     sections: Mapping[str, str] | None = None,
+    max_tokens: int | None = None,
 ) -> tuple[list[Section], Usage]:
     """Sections (in the requested order) whose sentences cite only evidence that was sent. Raises ProviderError."""
     wanted = dict(sections or DEFAULT_SECTIONS)
@@ -61,7 +62,7 @@ def write_narrative(
         evidence=evidence,
         budget=budget,
         schema=NarrativeAnswer,
-        max_tokens=NARRATIVE_MAX_TOKENS,
+        max_tokens=max_tokens or NARRATIVE_MAX_TOKENS,
         extra_blocks={"classification": blocks.classification_lines(classification)},
         values={"sections_list": listing},
     )

@@ -136,6 +136,13 @@ def replay(
     request, notes = request_from_span(span)
     if model:
         request = request.model_copy(update={"model": model})
+    elif _serves_own_model(provider) and provider.model and request.model != provider.model:
+        if request.model:
+            notes.append(
+                f"recorded model {request.model!r} replaced by the configured {provider.model!r}: "
+                f"{provider.name} serves its own model (POSTMORTEM_MODEL)"
+            )
+        request = request.model_copy(update={"model": provider.model})
     if request.model is None:
         notes.append(f"no model recorded; the provider's configured model {provider.model!r} was used")
     family = "anthropic" if provider.name == "anthropic" else "openai"
@@ -198,6 +205,11 @@ def replay(
         usage=usage.as_dict(),
         notes=notes,
     )
+
+
+def _serves_own_model(provider: Provider) -> bool:
+    """An OpenAI-compatible or local server: it serves the model it has, whatever name is asked for."""
+    return provider.name == "openai-compatible" or bool(getattr(provider, "local", False))
 
 
 def _judge_by_similarity(runs: list[ReplayRun], recorded: str, embed: Embed, threshold: float) -> None:

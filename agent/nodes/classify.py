@@ -45,27 +45,6 @@ def classify(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     catalog = workspace.catalog
     findings, similar = state.get("findings", []), state.get("similar", [])
     flagged_traces = {t for t in (catalog.trace_of(f"span:{sid}") for sid in state.get("flagged", [])) if t}
-    updates: dict = {}
-    if ctx.provider is not None:
-        evidence = evidence_for(catalog, state["incident"], findings, similar)
-        past = [
-            PostmortemDoc(
-                id=s.id,
-                title=s.title,
-                date=s.date,
-                service=s.service,
-                layers=s.layers,
-                primary_layer=s.primary_layer,
-                text=s.excerpt,
-            )
-            for s in similar
-        ]
-        classification, usage, note = llm_classify(
-            ctx.provider, state["incident"], findings, evidence, past, ctx.settings.token_budget
-        )
-        if classification is not None:
-            return {"classification": classification, "usage": [usage]}
-        updates["notes"] = [note]
     data = ScoringInput(
         findings=findings,
         similar=similar,
@@ -76,4 +55,33 @@ def classify(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
         trace_of=catalog.trace_of,
         service_of=catalog.service_of,
     )
-    return {**updates, "classification": classify_offline(data)}
+    offline = classify_offline(data)
+    if ctx.provider is None:
+        return {"classification": offline}
+    evidence = evidence_for(catalog, state["incident"], findings, similar)
+    past = [
+        PostmortemDoc(
+            id=s.id,
+            title=s.title,
+            date=s.date,
+            service=s.service,
+            layers=s.layers,
+            primary_layer=s.primary_layer,
+            text=s.excerpt,
+        )
+        for s in similar
+    ]
+    classification, usage, notes = llm_classify(
+        ctx.provider,
+        state["incident"],
+        findings,
+        evidence,
+        past,
+        ctx.settings.token_budget,
+        offline,
+        ctx.settings.max_output_tokens,
+    )
+    updates: dict = {"notes": notes, "classification": classification or offline}
+    if usage:
+        updates["usage"] = [usage]
+    return updates

@@ -48,10 +48,11 @@ def draft(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
             inputs.findings,
             evidence,
             ctx.settings.token_budget,
+            ctx.settings.max_output_tokens,
         )
-        if narrative is not None:
+        if usage:
             updates["usage"] = [usage]
-        else:
+        if note:
             updates["notes"] = [note]
             inputs.notes.append(note)
     result = build_draft(inputs, narrative)
@@ -65,10 +66,18 @@ def draft(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
 
 
 def _total(entries: list[dict]) -> dict:
-    """Tokens, cost and latency summed over the LLM calls of this draft, with the per-step figures."""
-    total: dict = {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "latency_s": 0.0, "steps": entries}
+    """Calls, tokens, cost and latency summed over the LLM calls of this draft (failed ones too), per step."""
+    total: dict = {
+        "calls": 0,
+        "failed_calls": 0,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cost_usd": 0.0,
+        "latency_s": 0.0,
+        "steps": entries,
+    }
     for entry in entries:
-        for key in ("input_tokens", "output_tokens", "latency_s"):
+        for key in ("calls", "failed_calls", "input_tokens", "output_tokens", "latency_s"):
             total[key] += entry.get(key) or 0
         cost = entry.get("cost_usd")
         total["cost_usd"] = None if cost is None or total["cost_usd"] is None else total["cost_usd"] + cost

@@ -1,5 +1,6 @@
 """The LLM path, behind two small functions. Any provider failure (or a provider layer that is not
-installed) returns None and a one-line note; the caller then uses the offline analysis."""
+installed) returns None and one plain sentence; the caller then uses the offline analysis. The usage of every
+call is returned either way, failed calls included."""
 
 from __future__ import annotations
 
@@ -8,16 +9,25 @@ from typing import Any
 from agent.models import Classification, Evidence, Finding, Incident, Section
 
 
-def _fallback_note(provider: Any, what: str, exc: Exception) -> str:
+def fallback_note(provider: Any, what: str, exc: Exception) -> str:
+    """One plain sentence: which provider, which step, why (the reason is plain; the server's text is logged)."""
     name = getattr(provider, "name", None) or type(provider).__name__
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return f"provider {name} failed during {what} ({reason}); the offline analysis was used instead"
+    reason = getattr(exc, "reason", None) or (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    prefix = f"{name}: "
+    if reason.startswith(prefix):
+        reason = reason[len(prefix) :]
+    return (
+        f"provider {name} failed during {what} ({reason.rstrip('.')}); the offline analysis was used instead"
+    )
 
 
-def _usage(usage: Any) -> dict[str, Any]:
+def _usage(step: str, usage: Any, *, failed: bool = False) -> dict[str, Any]:
     if usage is None:
         return {}
-    return usage.model_dump(mode="json") if hasattr(usage, "model_dump") else dict(usage)
+    data = usage.model_dump(mode="json") if hasattr(usage, "model_dump") else dict(usage)
+    if not data.get("calls"):
+        return {}
+    return {"step": step, **data, **({"failed": True} if failed else {})}
 
 
 def llm_classify(
@@ -27,20 +37,33 @@ def llm_classify(
     evidence: list[Evidence],
     similar: list[Any],
     budget: int,
-) -> tuple[Classification | None, dict[str, Any], str | None]:
-    """(classification or None, usage, note)."""
+    offline: Classification,
+    max_tokens: int | None = None,
+) -> tuple[Classification | None, dict[str, Any], list[str]]:
+    """(the model's classification merged into the offline one, or None; usage; notes for the draft)."""
     try:
-        from agent.llm import classify_with_llm
+        from agent.llm.classify import classify_checked
+        from agent.llm.merge import merge_with_offline
         from agent.providers import ProviderError
     except ImportError as exc:
-        return None, {}, f"LLM classification is not available ({exc}); the offline analysis was used instead"
+        return (
+            None,
+            {},
+            [f"LLM classification is not available ({exc}); the offline analysis was used instead"],
+        )
     try:
-        classification, usage = classify_with_llm(
-            provider, incident, findings, evidence, similar, budget=budget
+        checked, usage = classify_checked(
+            provider, incident, findings, evidence, similar, budget=budget, max_tokens=max_tokens
         )
     except ProviderError as exc:
-        return None, {}, _fallback_note(provider, "classification", exc)
-    return classification, {"step": "classify", **_usage(usage)}, None
+        return (
+            None,
+            _usage("classify", exc.usage, failed=True),
+            [fallback_note(provider, "classification", exc)],
+        )
+    merged, merge_notes = merge_with_offline(checked, offline)
+    notes = [f"classification: {note}" for note in [*merge_notes, *checked.notes]]
+    return merged, _usage("classify", usage), notes
 
 
 def llm_narrative(
@@ -50,6 +73,7 @@ def llm_narrative(
     findings: list[Finding],
     evidence: list[Evidence],
     budget: int,
+    max_tokens: int | None = None,
 ) -> tuple[list[Section] | None, dict[str, Any], str | None]:
     """(narrative sections or None, usage, note). Sentences without citations are dropped here."""
     try:
@@ -59,12 +83,12 @@ def llm_narrative(
         return None, {}, f"LLM narrative is not available ({exc}); the offline draft was used instead"
     try:
         sections, usage = write_narrative(
-            provider, incident, classification, findings, evidence, budget=budget
+            provider, incident, classification, findings, evidence, budget=budget, max_tokens=max_tokens
         )
     except ProviderError as exc:
-        return None, {}, _fallback_note(provider, "drafting", exc)
+        return None, _usage("narrative", exc.usage, failed=True), fallback_note(provider, "drafting", exc)
     cited = [
         section.model_copy(update={"sentences": [s for s in section.sentences if s.cites]})
         for section in sections
     ]
-    return cited, {"step": "narrative", **_usage(usage)}, None
+    return cited, _usage("narrative", usage), None

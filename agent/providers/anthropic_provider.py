@@ -3,7 +3,8 @@
 Structured output uses the pieces of the SDK's own `messages.parse` helper: `anthropic.transform_schema` turns the
 pydantic model into the `output_config.format` JSON schema, and the answer text is validated against the same
 model. We call `messages.create` rather than `messages.parse` only so that a malformed answer's token usage is
-still counted (parse raises before the usage can be read).
+still counted (parse raises before the usage can be read). When a server (or a proxy in front of one) refuses
+`output_config`, the answer is asked for as a forced tool use, then as plain text (agent/providers/modes.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ import re
 from typing import Any
 
 import anthropic
-from pydantic import ValidationError
 
-from agent.providers.base import ChatRequest, Failure, Provider, Sent, T, validation_reason
+from agent.providers.base import (
+    ChatRequest,
+    Failure,
+    Provider,
+    Sent,
+    T,
+    parse_json_answer,
+    with_schema_prompt,
+)
+from agent.providers.modes import ANTHROPIC_MODES, TOOL_NAME, Mode
 from agent.providers.sdk_errors import sdk_failure
 
 DEFAULT_MAX_TOKENS = 1024
@@ -26,10 +35,10 @@ _FIXED_SAMPLING = re.compile(r"^claude-[a-z]+-(?:[5-9]|\d{2,})(?:\b|-)")
 class AnthropicProvider(Provider):
     name = "anthropic"
     default_model = "claude-sonnet-5-5"
+    structured_modes = ANTHROPIC_MODES
 
     def __init__(self, *, api_key: str | None, base_url: str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.base_url = base_url
+        super().__init__(base_url=base_url, **kwargs)
         self.client = anthropic.Anthropic(
             api_key=api_key or "not-set",
             base_url=base_url,
@@ -76,28 +85,42 @@ class AnthropicProvider(Provider):
             finish_reason=message.stop_reason,
         )
 
-    def _send_parsed(self, request: ChatRequest, model: str, schema: type[T]) -> Sent[T]:
-        output_config = {"format": {"type": "json_schema", "schema": anthropic.transform_schema(schema)}}
-        message = self.client.messages.create(output_config=output_config, **self._kwargs(request, model))
+    def _send_parsed(self, request: ChatRequest, model: str, schema: type[T], mode: Mode) -> Sent[T]:
+        if mode == "json_schema":
+            output_config = {"format": {"type": "json_schema", "schema": anthropic.transform_schema(schema)}}
+            message = self.client.messages.create(output_config=output_config, **self._kwargs(request, model))
+        elif mode == "tools":
+            tool = {
+                "name": TOOL_NAME,
+                "description": "Give the answer.",
+                "input_schema": anthropic.transform_schema(schema),
+            }
+            message = self.client.messages.create(
+                tools=[tool], tool_choice={"type": "tool", "name": TOOL_NAME}, **self._kwargs(request, model)
+            )
+        else:
+            message = self.client.messages.create(**self._kwargs(with_schema_prompt(request, schema), model))
         metered: dict[str, Any] = {
             "input_tokens": _input_tokens(message.usage),
             "output_tokens": message.usage.output_tokens,
             "model": message.model or model,
             "finish_reason": message.stop_reason,
         }
+        uses = [block for block in message.content if block.type == "tool_use"]
+        text = (
+            json.dumps(uses[0].input)
+            if uses
+            else "".join(block.text for block in message.content if block.type == "text")
+        )
         if message.stop_reason == "refusal":
             return Sent(value=None, invalid="model refused", **metered)
         if message.stop_reason == "max_tokens":
-            return Sent(value=None, invalid="answer truncated at max_tokens", **metered)
-        text = "".join(block.text for block in message.content if block.type == "text")
-        try:
-            value = schema.model_validate_json(text)
-        except ValidationError as exc:
-            return Sent(value=None, invalid=validation_reason(exc), **metered)
-        return Sent(value=value, **metered)
+            return Sent(value=None, invalid="answer truncated at max_tokens", raw=text, **metered)
+        value, why = parse_json_answer(text, schema)
+        return Sent(value=value, invalid=why, raw=text, **metered)
 
     def _failure(self, exc: Exception) -> Failure | None:
-        return sdk_failure(exc, anthropic, self.timeout)
+        return sdk_failure(exc, anthropic, self.timeout, retry_timeouts=self.retry_timeouts)
 
 
 def to_anthropic_messages(request: ChatRequest) -> list[dict[str, Any]]:

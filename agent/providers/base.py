@@ -8,7 +8,9 @@ A concrete provider implements three small methods (`_send_text`, `_send_parsed`
 from __future__ import annotations
 
 import json
+import logging
 import random
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -17,7 +19,10 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.providers.modes import Mode, ModeMemory, extract_json, modes_from, schema_instruction
 from agent.providers.pricing import cost_usd
+
+log = logging.getLogger("postmortem.providers")
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
@@ -104,12 +109,23 @@ def _join(a: str | None, b: str | None) -> str | None:
 
 
 class ProviderError(Exception):
-    """A provider call failed for good. `reason` is one line, fit for a draft note or a CLI error."""
+    """A provider call failed for good. `reason` is one plain sentence, fit for a draft note or a CLI error;
+    `detail` is the server's own text (for the log only: it can hold file paths and request fragments)."""
 
-    def __init__(self, reason: str, *, usage: Usage | None = None, retryable: bool = False) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        usage: Usage | None = None,
+        retryable: bool = False,
+        capability: bool = False,
+        detail: str = "",
+    ) -> None:
         self.reason = " ".join(reason.split())[:300]
         self.usage = usage or Usage()
         self.retryable = retryable
+        self.capability = capability  # the server refused the request's shape: another mode may work
+        self.detail = detail
         super().__init__(self.reason)
 
 
@@ -122,11 +138,13 @@ class RetryPolicy(_Model):
 
 @dataclass
 class Failure:
-    """How a provider classifies an exception from its SDK."""
+    """How a provider classifies an exception from its SDK. `reason` is plain; `detail` is the server's text."""
 
     reason: str
     retryable: bool
     retry_after: float | None = None
+    capability: bool = False  # the request's shape was refused (switch structured-output mode)
+    detail: str = ""
 
 
 @dataclass
@@ -141,6 +159,7 @@ class Completion:
 class Parsed(Generic[T]):
     value: T
     usage: Usage
+    mode: Mode = "json_schema"  # the structured-output mode that produced it
 
 
 @dataclass
@@ -153,6 +172,7 @@ class Sent(Generic[R]):
     model: str | None
     finish_reason: str | None = None
     invalid: str | None = None  # why the answer is unusable (malformed JSON, refusal, truncation)
+    raw: str | None = None  # the answer as text, for the repair re-ask
 
 
 class Provider(ABC):
@@ -160,6 +180,7 @@ class Provider(ABC):
 
     name: str = "provider"
     default_model: str | None = None
+    structured_modes: tuple[Mode, ...] = ("json_schema",)
 
     def __init__(
         self,
@@ -169,12 +190,22 @@ class Provider(ABC):
         policy: RetryPolicy | None = None,
         timeout: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        memory: ModeMemory | None = None,
+        base_url: str | None = None,
+        local: bool | None = None,
+        retry_timeouts: bool | None = None,
     ) -> None:
         self.model = model or self.default_model
         self.redact = redact
         self.policy = policy or RetryPolicy()
         self.timeout = timeout
         self._sleep = sleep
+        self.memory = memory
+        self.base_url = base_url
+        # a local server's models are not priced; a timeout is not retried on a local or OpenAI-compatible server
+        # (one that answers a request at a time would queue the retry behind the abandoned request)
+        self.local = _is_local_url(base_url) if local is None else local
+        self.retry_timeouts = not self.local if retry_timeouts is None else retry_timeouts
 
     # -- implemented by each provider ------------------------------------------------------------------
 
@@ -182,7 +213,7 @@ class Provider(ABC):
     def _send_text(self, request: ChatRequest, model: str) -> Sent[str]: ...
 
     @abstractmethod
-    def _send_parsed(self, request: ChatRequest, model: str, schema: type[T]) -> Sent[T]: ...
+    def _send_parsed(self, request: ChatRequest, model: str, schema: type[T], mode: Mode) -> Sent[T]: ...
 
     @abstractmethod
     def _failure(self, exc: Exception) -> Failure | None:
@@ -196,11 +227,53 @@ class Provider(ABC):
             text=sent.value or "", usage=usage, finish_reason=sent.finish_reason, model=sent.model
         )
 
-    def parse(self, request: ChatRequest, schema: type[T]) -> Parsed[T]:
-        """Structured output through the SDK's parse helper; malformed answers are retried, then ProviderError."""
-        sent, usage = self._with_retries(request, lambda req, model: self._send_parsed(req, model, schema))
-        assert sent.value is not None
-        return Parsed(value=sent.value, usage=usage)
+    def parse(
+        self, request: ChatRequest, schema: type[T], *, modes: tuple[Mode, ...] | None = None
+    ) -> Parsed[T]:
+        """Structured output, negotiated: each mode in turn until the server accepts one (see modes.py); the
+        answer is validated against `schema`, with one repair re-ask. Raises ProviderError with every call's usage.
+        """
+        model = request.model or self.model or ""
+        key = self.base_url or self.name
+        remembered = self.memory.get(key, model) if self.memory and modes is None else None
+        order = modes or modes_from(self.structured_modes, remembered)
+        usage = Usage()
+        refused: list[str] = []
+        for mode in order:
+            started = time.perf_counter()
+            try:
+                sent, used = self._with_retries(
+                    request, lambda req, m, mode=mode: self._send_parsed(req, m, schema, mode)
+                )
+            except ProviderError as exc:
+                usage = usage + exc.usage
+                if not exc.capability:
+                    raise ProviderError(
+                        exc.reason, usage=usage, retryable=exc.retryable, detail=exc.detail
+                    ) from exc
+                refused.append(mode)
+                continue
+            usage = usage + used
+            if self.memory and (remembered != mode or modes is None):
+                self.memory.put(key, model, mode, round(time.perf_counter() - started, 3))
+            assert sent.value is not None
+            return Parsed(value=sent.value, usage=usage, mode=mode)
+        raise ProviderError(
+            f"{self.name}: the server accepted none of the structured-output modes ({', '.join(refused)})",
+            usage=usage,
+            capability=True,
+        )
+
+    def list_models(self) -> list[str]:
+        """The model ids the server lists (GET /models). Raises ProviderError, once, without retrying."""
+        try:
+            return self._list_models()
+        except Exception as exc:  # classified; anything unknown propagates
+            failure = self._classify(exc)
+            raise ProviderError(f"{self.name}: {failure.reason}", detail=failure.detail) from exc
+
+    def _list_models(self) -> list[str]:
+        return [m.id for m in self.client.models.list()]  # type: ignore[attr-defined]  # both SDKs
 
     def describe(self) -> str:
         return f"{self.name}:{self.model or '?'}"
@@ -230,6 +303,8 @@ class Provider(ABC):
     def _with_retries(
         self, request: ChatRequest, send: Callable[[ChatRequest, str], Sent[R]]
     ) -> tuple[Sent[R], Usage]:
+        """One logical call: transient failures retried with backoff, a capability refusal raised at once, and a
+        malformed answer re-asked once with the reason (the repair re-ask). Every HTTP request is metered."""
         from agent.providers.tokens import estimate_request_tokens
 
         model = request.model or self.model
@@ -241,21 +316,27 @@ class Provider(ABC):
         )
         transient = 0
         invalid = 0
+        asked = request
         while True:
             started = time.perf_counter()
             try:
-                sent = send(request, model)
+                sent = send(asked, model)
             except Exception as exc:  # classified below; anything unknown propagates
                 failure = self._classify(exc)
                 usage = usage + self._meter(None, time.perf_counter() - started, failed=True)
-                if not failure.retryable:
-                    raise ProviderError(f"{self.name}: {failure.reason}", usage=usage) from exc
-                if transient >= self.policy.max_retries:
+                if failure.detail:
+                    log.warning(
+                        "%s: %s; the server said: %s", self.name, failure.reason, failure.detail[:2000]
+                    )
+                if not failure.retryable or transient >= self.policy.max_retries:
                     attempts = transient + 1
+                    tail = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
                     raise ProviderError(
-                        f"{self.name}: {failure.reason} (gave up after {attempts} attempts)",
+                        f"{self.name}: {failure.reason}{tail}",
                         usage=usage,
-                        retryable=True,
+                        retryable=failure.retryable,
+                        capability=failure.capability,
+                        detail=failure.detail,
                     ) from exc
                 self._sleep(self._backoff(transient, failure.retry_after))
                 transient += 1
@@ -263,16 +344,18 @@ class Provider(ABC):
             usage = usage + self._meter(sent, time.perf_counter() - started, failed=False)
             if sent.invalid is None:
                 return sent, usage
+            log.info("%s: unusable answer (%s): %s", self.name, sent.invalid, (sent.raw or "")[:2000])
             if invalid >= self.policy.answer_retries:
                 raise ProviderError(f"{self.name}: unusable answer: {sent.invalid}", usage=usage)
             invalid += 1
+            asked = repair_request(request, sent.raw, sent.invalid)
 
     def _classify(self, exc: Exception) -> Failure:
         failure = self._failure(exc)
         if failure is not None:
             return failure
         if isinstance(exc, json.JSONDecodeError):  # a response body that is not JSON at all
-            return Failure(reason=f"unreadable response body: {exc}", retryable=True)
+            return Failure(reason="the response body was not JSON", retryable=True, detail=str(exc))
         raise exc
 
     def _meter(self, sent: Sent[Any] | None, seconds: float, *, failed: bool) -> Usage:
@@ -287,7 +370,7 @@ class Provider(ABC):
             invalid_answers=int(sent.invalid is not None),
             input_tokens=sent.input_tokens,
             output_tokens=sent.output_tokens,
-            cost_usd=cost_usd(model, sent.input_tokens, sent.output_tokens),
+            cost_usd=None if self.local else cost_usd(model, sent.input_tokens, sent.output_tokens),
             latency_s=seconds,
         )
 
@@ -296,6 +379,41 @@ class Provider(ABC):
             return min(retry_after, self.policy.max_delay)
         ceiling = min(self.policy.max_delay, self.policy.base_delay * (2**attempt))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+_LOCAL_HOSTS = re.compile(r"^https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0)(:\d+)?(/|$)", re.I)
+
+
+def _is_local_url(url: str | None) -> bool:
+    return bool(url and _LOCAL_HOSTS.match(url))
+
+
+def repair_request(request: ChatRequest, raw: str | None, reason: str) -> ChatRequest:
+    """The request plus the rejected answer and one user turn saying what was wrong with it."""
+    turns = list(request.messages)
+    if raw:
+        turns.append(ChatMessage(role="assistant", content=raw[:4000]))
+    turns.append(
+        ChatMessage(
+            role="user",
+            content=f"That answer could not be used ({reason}). Reply again with only the corrected JSON object.",
+        )
+    )
+    return request.model_copy(update={"messages": turns})
+
+
+def with_schema_prompt(request: ChatRequest, schema: type[BaseModel]) -> ChatRequest:
+    """The request with the schema appended to the system prompt (modes where the server does not enforce it)."""
+    system = "\n\n".join(part for part in (request.system, schema_instruction(schema)) if part)
+    return request.model_copy(update={"system": system})
+
+
+def parse_json_answer(text: str, schema: type[T]) -> tuple[T | None, str | None]:
+    """(value, None) when the text holds a JSON object that validates, else (None, why)."""
+    try:
+        return schema.model_validate_json(extract_json(text)), None
+    except ValidationError as exc:
+        return None, validation_reason(exc)
 
 
 def validation_reason(exc: ValidationError) -> str:

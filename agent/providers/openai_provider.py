@@ -1,7 +1,8 @@
 """OpenAI, and any OpenAI-compatible server (Ollama, vLLM, llama.cpp) through `base_url`.
 
-Structured output goes through the SDK's `chat.completions.parse` with a pydantic model (chat completions, not
-the Responses API, because that is what compatible servers speak). The SDK's own retries are off: ours count.
+Structured output is negotiated (agent/providers/modes.py): the SDK's `chat.completions.parse` with a pydantic
+model first (chat completions, not the Responses API, because that is what compatible servers speak), then a
+forced function call, then JSON mode, then plain text. The SDK's own retries are off: ours count.
 """
 
 from __future__ import annotations
@@ -13,7 +14,18 @@ from typing import Any
 import openai
 from pydantic import ValidationError
 
-from agent.providers.base import ChatMessage, ChatRequest, Failure, Provider, Sent, T, validation_reason
+from agent.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    Failure,
+    Provider,
+    Sent,
+    T,
+    parse_json_answer,
+    validation_reason,
+    with_schema_prompt,
+)
+from agent.providers.modes import OPENAI_MODES, TOOL_NAME, Mode
 from agent.providers.sdk_errors import sdk_failure
 from retrieval.masking import mask_url
 
@@ -24,6 +36,7 @@ _REASONING = re.compile(r"^(o\d|gpt-5)", re.IGNORECASE)
 class OpenAIProvider(Provider):
     name = "openai"
     default_model = "gpt-5.4-mini"
+    structured_modes = OPENAI_MODES
 
     def __init__(
         self,
@@ -36,9 +49,8 @@ class OpenAIProvider(Provider):
         if compatible:
             self.name = "openai-compatible"
             self.default_model = None  # a local server's model must be named
-        super().__init__(**kwargs)
+        super().__init__(base_url=base_url, **kwargs)
         self.compatible = compatible
-        self.base_url = base_url
         self.client = openai.OpenAI(
             api_key=api_key or "not-needed",
             base_url=base_url,
@@ -85,7 +97,41 @@ class OpenAIProvider(Provider):
             finish_reason=choice.finish_reason if choice else None,
         )
 
-    def _send_parsed(self, request: ChatRequest, model: str, schema: type[T]) -> Sent[T]:
+    def _send_parsed(self, request: ChatRequest, model: str, schema: type[T], mode: Mode) -> Sent[T]:
+        if mode == "json_schema":
+            return self._send_native(request, model, schema)
+        kwargs = self._kwargs(with_schema_prompt(request, schema) if mode != "tools" else request, model)
+        if mode == "tools":
+            tool = openai.pydantic_function_tool(schema, name=TOOL_NAME, description="Give the answer.")
+            kwargs["tools"] = [tool]
+            kwargs["tool_choice"] = {"type": "function", "function": {"name": TOOL_NAME}}
+        elif mode == "json_object":
+            response_format: dict[str, Any] = {"type": "json_object"}
+            if self.compatible:  # llama.cpp-style servers turn it into a grammar; OpenAI would refuse the key
+                response_format["schema"] = schema.model_json_schema()
+            kwargs["response_format"] = response_format
+        completion = self.client.chat.completions.create(**kwargs)
+        usage = completion.usage
+        metered: dict[str, Any] = {
+            "input_tokens": usage.prompt_tokens if usage else 0,
+            "output_tokens": usage.completion_tokens if usage else 0,
+            "model": completion.model or model,
+        }
+        choice = completion.choices[0] if completion.choices else None
+        if choice is None:
+            return Sent(value=None, invalid="no choices in the answer", **metered)
+        message = choice.message
+        calls = [c for c in message.tool_calls or [] if getattr(c, "function", None)]
+        text = calls[0].function.arguments if calls else (message.content or "")
+        metered["finish_reason"] = choice.finish_reason
+        if choice.finish_reason == "length":
+            return Sent(value=None, invalid="answer truncated at max_tokens", raw=text, **metered)
+        if not text.strip():
+            return Sent(value=None, invalid="empty answer", raw=text, **metered)
+        value, why = parse_json_answer(text, schema)
+        return Sent(value=value, invalid=why, raw=text, **metered)
+
+    def _send_native(self, request: ChatRequest, model: str, schema: type[T]) -> Sent[T]:
         raw = self.client.chat.completions.with_raw_response.parse(
             response_format=schema, **self._kwargs(request, model)
         )
@@ -96,23 +142,31 @@ class OpenAIProvider(Provider):
             "output_tokens": int(usage.get("completion_tokens") or 0),
             "model": body.get("model") or model,
         }
+        text = _answer_text(body)
         try:
             completion = raw.parse()
         except ValidationError as exc:
-            return Sent(value=None, invalid=validation_reason(exc), **metered)
+            return Sent(value=None, invalid=validation_reason(exc), raw=text, **metered)
         except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:
-            return Sent(value=None, invalid=str(exc).splitlines()[0], **metered)
+            return Sent(value=None, invalid=str(exc).splitlines()[0], raw=text, **metered)
         choice = completion.choices[0] if completion.choices else None
         if choice is None:
             return Sent(value=None, invalid="no choices in the answer", **metered)
         if choice.message.refusal:
             return Sent(value=None, invalid=f"model refused: {choice.message.refusal}", **metered)
         if choice.message.parsed is None:
-            return Sent(value=None, invalid="empty structured output", **metered)
+            return Sent(value=None, invalid="empty structured output", raw=text, **metered)
         return Sent(value=choice.message.parsed, finish_reason=choice.finish_reason, **metered)
 
     def _failure(self, exc: Exception) -> Failure | None:
-        return sdk_failure(exc, openai, self.timeout)
+        return sdk_failure(exc, openai, self.timeout, retry_timeouts=self.retry_timeouts)
+
+
+def _answer_text(body: dict[str, Any]) -> str | None:
+    try:
+        return body["choices"][0]["message"].get("content")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
 
 
 def to_openai_messages(request: ChatRequest) -> list[dict[str, Any]]:

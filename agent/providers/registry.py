@@ -9,17 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agent.providers.base import Provider, ProviderError, RetryPolicy
-from agent.settings import Settings
+from agent.providers.modes import ModeMemory
+from agent.settings import LOCAL_SERVERS, PROVIDER_NAMES, Settings
 
 # The SDKs are imported only when their provider is built: importing anthropic alone takes seconds, and every
 # `postmortem` command would pay for it.
 
-LOCAL_SERVERS: dict[str, str] = {
-    "ollama": "http://127.0.0.1:11434/v1",
-    "vllm": "http://127.0.0.1:8000/v1",
-    "llamacpp": "http://127.0.0.1:8080/v1",
-}
-PROVIDER_NAMES: tuple[str, ...] = ("offline", "openai", "anthropic", "openai-compatible", *LOCAL_SERVERS)
+__all__ = ["LOCAL_SERVERS", "PROVIDER_NAMES", "get_provider", "mode_memory"]
 
 
 def get_provider(
@@ -39,7 +35,8 @@ def get_provider(
         "model": settings.model,
         "redact": _redactor(settings),
         "policy": policy or RetryPolicy(max_retries=settings.max_retries),
-        "timeout": settings.request_timeout,
+        "timeout": settings.timeout_for(chosen),
+        "memory": mode_memory(settings),
     }
     if chosen == "anthropic":
         from agent.providers.anthropic_provider import AnthropicProvider
@@ -61,7 +58,12 @@ def get_provider(
             "openai-compatible: POSTMORTEM_BASE_URL is not set (e.g. http://127.0.0.1:11434/v1)"
         )
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    return OpenAIProvider(api_key=key, base_url=base_url, compatible=True, **common)
+    return OpenAIProvider(api_key=key, base_url=base_url, compatible=True, retry_timeouts=False, **common)
+
+
+def mode_memory(settings: Settings) -> ModeMemory:
+    """The structured-output modes that worked, per base URL and model, in the home's providers.sqlite."""
+    return ModeMemory(settings.home / "providers.sqlite")
 
 
 def _redactor(settings: Settings) -> Callable[[str], str] | None:

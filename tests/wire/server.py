@@ -1,9 +1,11 @@
 """A local fake of the OpenAI and Anthropic wire protocols, for driving the real SDKs in tests.
 
-A threaded HTTP server on 127.0.0.1:0 answering POST /v1/chat/completions (also /chat/completions) and
-POST /v1/messages. Each test scripts it with a queue of `Scripted` responses (status, body, headers, delay,
-raw bytes for malformed JSON) and reads back every request it received. Requests are checked the way the
-real APIs check them (required fields, roles), so a mapping bug shows up as a 400, as it would in production.
+A threaded HTTP server on 127.0.0.1:0 answering POST /v1/chat/completions (also /chat/completions),
+POST /v1/messages and GET /v1/models. Each test scripts it with a queue of `Scripted` responses (status, body,
+headers, delay, raw bytes for malformed JSON) and reads back every request it received. Requests are checked the
+way the real APIs check them (required fields, roles), so a mapping bug shows up as a 400, as it would in
+production. A `Behaviour` plays what real local servers do: refuse `json_schema` with a 500 (llama-cpp-python),
+refuse `tools` with a 4xx, answer one request at a time, answer slowly, echo the requested model name.
 """
 
 from __future__ import annotations
@@ -149,6 +151,69 @@ def _check_anthropic(body: Any) -> str | None:
 
 Responder = Callable[[str, Any], Scripted]
 
+LLAMA_CPP_500 = (
+    "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or "
+    "'json_object'\", 'input': 'json_schema'}] /usr/lib/python3/site-packages/llama_cpp/server/app.py"
+)
+
+
+@dataclass
+class Behaviour:
+    """How the fake plays a real server (checked before the scripted queue)."""
+
+    refuse_json_schema: bool = False  # HTTP 500 naming response_format, as llama-cpp-python answers
+    refuse_tools: int | None = None  # the status a server without function calling answers `tools` with
+    refuse_json_object: int | None = None
+    refuse_output_config: int | None = None  # Anthropic-side: a proxy that does not know output_config
+    serial: bool = False  # one request at a time; the others wait (a single-slot local server)
+    delay: float = 0.0  # seconds before every answer (a slow CPU)
+    echo_model: bool = False  # every answer names the model that was asked for
+    models: list[str] | None = None  # GET /v1/models lists these; None answers 404
+
+
+def request_mode(path: str, body: Any) -> str:
+    """The structured-output mode a request asks for: json_schema, tools, json_object or text."""
+    if not isinstance(body, dict):
+        return "text"
+    if path in ANTHROPIC_PATHS:
+        if body.get("output_config"):
+            return "json_schema"
+        return "tools" if body.get("tools") else "text"
+    if body.get("tools"):
+        return "tools"
+    kind = (body.get("response_format") or {}).get("type")
+    return kind if kind in ("json_schema", "json_object") else "text"
+
+
+def answer_as_asked(path: str, body: Any, answer: Any, *, prose: bool = True, **kw: Any) -> Scripted:
+    """`answer` (a dict, or raw text) in the shape the request asked for: a forced tool call, a JSON body, or
+    (plain text mode) prose around a fenced JSON block, the way small models answer."""
+    text = answer if isinstance(answer, str) else json.dumps(answer)
+    mode = request_mode(path, body)
+    if path in ANTHROPIC_PATHS:
+        if mode == "tools":
+            name = body["tools"][0]["name"]
+            scripted = anthropic_message("", **kw)
+            scripted.body["content"] = [
+                {"type": "tool_use", "id": "toolu_1", "name": name, "input": json.loads(text)}
+            ]
+            scripted.body["stop_reason"] = "tool_use"
+            return scripted
+        if mode == "text" and prose:
+            text = f"Here is the answer:\n```json\n{text}\n```"
+        return anthropic_message(text, **kw)
+    if mode == "tools":
+        name = body["tools"][0]["function"]["name"]
+        scripted = openai_completion(None, **kw)
+        scripted.body["choices"][0]["message"]["tool_calls"] = [
+            {"id": "call_1", "type": "function", "function": {"name": name, "arguments": text}}
+        ]
+        scripted.body["choices"][0]["finish_reason"] = "tool_calls"
+        return scripted
+    if mode == "text" and prose:
+        text = f"Sure. Here is the JSON you asked for:\n```json\n{text}\n```\nHope this helps."
+    return openai_completion(text, **kw)
+
 
 class FakeLLMServer:
     """Scriptable fake provider. Use as a context manager; `url` is http://127.0.0.1:<port>.
@@ -157,10 +222,14 @@ class FakeLLMServer:
     which lets a test play a model that reads the prompt (e.g. cites an id it was sent).
     """
 
-    def __init__(self, responder: Responder | None = None) -> None:
+    def __init__(self, responder: Responder | None = None, behaviour: Behaviour | None = None) -> None:
         self.responder = responder
+        self.behaviour = behaviour or Behaviour()
         self._queue: deque[Scripted] = deque()
         self._lock = threading.Lock()
+        self._slot = threading.Lock()  # held while answering, when behaviour.serial
+        self._active = 0
+        self.max_concurrent = 0  # the most requests seen in flight at once
         self.requests: list[Recorded] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -187,11 +256,34 @@ class FakeLLMServer:
         self._server.shutdown()
         self._server.server_close()
 
+    def _refusal(self, path: str, body: Any) -> Scripted | None:
+        b, mode = self.behaviour, request_mode(path, body)
+        if path in ANTHROPIC_PATHS:
+            if mode == "json_schema" and b.refuse_output_config:
+                return anthropic_error(
+                    b.refuse_output_config, "output_config: Extra inputs are not permitted"
+                )
+            if mode == "tools" and b.refuse_tools:
+                return anthropic_error(b.refuse_tools, "tools: tool use is not supported by this model")
+            return None
+        if mode == "json_schema" and b.refuse_json_schema:
+            return Scripted(
+                status=500, body={"error": {"message": LLAMA_CPP_500, "type": "internal_server_error"}}
+            )
+        if mode == "tools" and b.refuse_tools:
+            return openai_error(b.refuse_tools, "tools are not supported by this server")
+        if mode == "json_object" and b.refuse_json_object:
+            return openai_error(b.refuse_json_object, "response_format json_object is not supported")
+        return None
+
     def _next(self, path: str, body: Any) -> Scripted:
         check = _check_openai if path in OPENAI_PATHS else _check_anthropic
         problem = check(body)
         if problem:
             return _bad_request(problem)
+        refusal = self._refusal(path, body)
+        if refusal is not None:
+            return refusal
         with self._lock:
             if self._queue:
                 return self._queue.popleft()
@@ -208,6 +300,15 @@ class FakeLLMServer:
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return
 
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                models = fake.behaviour.models
+                if path not in ("/v1/models", "/models") or models is None:
+                    self._send(Scripted(status=404, body={"error": {"message": f"no route {path}"}}))
+                    return
+                data = [{"id": m, "object": "model", "created": 0, "owned_by": "local"} for m in models]
+                self._send(Scripted(body={"object": "list", "data": data}))
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length)
@@ -223,7 +324,30 @@ class FakeLLMServer:
                 if path not in OPENAI_PATHS + ANTHROPIC_PATHS:
                     self._send(Scripted(status=404, body={"error": {"message": f"no route {path}"}}))
                     return
-                self._send(fake._next(path, body))
+                if fake.behaviour.serial:
+                    with fake._slot:
+                        self._answer(path, body)
+                else:
+                    self._answer(path, body)
+
+            def _answer(self, path: str, body: Any) -> None:
+                with fake._lock:
+                    fake._active += 1
+                    fake.max_concurrent = max(fake.max_concurrent, fake._active)
+                try:
+                    if fake.behaviour.delay:
+                        time.sleep(fake.behaviour.delay)
+                    scripted = fake._next(path, body)
+                    if (
+                        fake.behaviour.echo_model
+                        and isinstance(body, dict)
+                        and isinstance(scripted.body, dict)
+                    ) and "model" in scripted.body:
+                        scripted.body["model"] = body.get("model")
+                    self._send(scripted)
+                finally:
+                    with fake._lock:
+                        fake._active -= 1
 
             def _send(self, scripted: Scripted) -> None:
                 if scripted.delay:
