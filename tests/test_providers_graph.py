@@ -13,7 +13,15 @@ from agent.providers.tokens import estimate_tokens
 from agent.settings import Settings
 from retrieval.samples import DEMO_INCIDENT
 from tests.agentkit import CACHE, all_citations, build_demo_store, copy_store, resolves
-from tests.wire.server import FakeLLMServer, Scripted, openai_completion, openai_error
+from tests.wire.server import (
+    Behaviour,
+    FakeLLMServer,
+    Scripted,
+    answer_as_asked,
+    openai_completion,
+    openai_error,
+    request_mode,
+)
 
 INVENTED = "span:ffffffffffffffff"
 
@@ -24,11 +32,13 @@ def sent_ids(body: dict) -> list[str]:
     return [json.loads(row)["id"] for row in block.group(2).splitlines() if row.startswith("{")]
 
 
-def model_that_reads_the_prompt(path: str, body: dict) -> Scripted:
+def model_that_reads_the_prompt(
+    path: str, body: dict, prefer: tuple[str, ...] = ("span:", "doc:")
+) -> Scripted:
     """Answers like a model would: cites ids it was sent, plus one it invents (which must be dropped)."""
     ids = sent_ids(body)
-    spans = [i for i in ids if i.startswith(("span:", "doc:"))] or ids
-    if body["response_format"]["json_schema"]["name"] == "ClassificationAnswer":
+    spans = [i for i in ids if i.startswith(prefer)] or ids
+    if asks_for_classification(path, body):
         answer = {
             "primary": "data",
             "layers": [
@@ -51,11 +61,18 @@ def model_that_reads_the_prompt(path: str, body: dict) -> Scripted:
                     {"text": "The database went down.", "cites": [INVENTED], "quote": None},
                 ]},
                 {"key": "layers", "sentences": [
-                    {"text": "Retrieval served an outdated policy document.", "cites": spans[1:2], "quote": None},
+                    {"text": "Retrieval served an outdated policy document.", "cites": spans[-1:], "quote": None},
                 ]},
             ]
         }  # fmt: skip
-    return openai_completion(json.dumps(answer), model="llama3.1:8b")
+    return answer_as_asked(path, body, answer, model="llama3.1:8b")
+
+
+def asks_for_classification(path: str, body: dict) -> bool:
+    """Whichever structured-output mode carries the schema (response_format, a tool, or the prompt)."""
+    if request_mode(path, body) == "json_schema":
+        return body["response_format"]["json_schema"]["name"] == "ClassificationAnswer"
+    return '"sections"' not in json.dumps(body.get("tools") or body["messages"][0]["content"])
 
 
 @pytest.fixture(scope="module")
@@ -63,18 +80,19 @@ def demo_dir(tmp_path_factory, embedder):
     return build_demo_store(tmp_path_factory.mktemp("demo-llm") / "chroma", embedder)
 
 
-def run_draft(demo_dir, tmp_path, embedder, server: FakeLLMServer):
+def run_draft(demo_dir, tmp_path, embedder, server: FakeLLMServer, **overrides):
     home = tmp_path / "home"
     store = copy_store(demo_dir, home, embedder)
-    settings = Settings(
-        home=home,
-        cache_dir=CACHE,
-        provider="openai-compatible",
-        base_url=server.url + "/v1",
-        model="llama3.1:8b",
-        max_retries=0,
-        request_timeout=10,
-    )
+    options = {
+        "home": home,
+        "cache_dir": CACHE,
+        "provider": "openai-compatible",
+        "base_url": server.url + "/v1",
+        "model": "llama3.1:8b",
+        "max_retries": 0,
+        "request_timeout": 10,
+    }
+    settings = Settings(**{**options, **overrides})
     incident = load_incident(DEMO_INCIDENT)
     try:
         return draft_incident(incident, settings=settings, store=store), store, incident, settings
@@ -123,5 +141,98 @@ def test_provider_failure_falls_back_to_offline_and_says_so(demo_dir, tmp_path, 
         assert fallback, draft.notes
         assert "\n" not in fallback[0]
         assert len(server.requests) >= 1
+    finally:
+        store.close()
+
+
+def test_a_2000_token_budget_is_enough_for_both_steps(demo_dir, tmp_path, embedder):
+    """Small local models have 2k-8k contexts: the prompt's fixed part leaves room for evidence at 2,000."""
+
+    def cites_what_it_was_sent(path: str, body: dict) -> Scripted:
+        return model_that_reads_the_prompt(path, body, prefer=("span:", "doc:", "report:", "pm:"))
+
+    with FakeLLMServer(responder=cites_what_it_was_sent) as server:
+        result, store, incident, settings = run_draft(demo_dir, tmp_path, embedder, server, token_budget=2000)
+    try:
+        draft = result.draft
+        assert draft.provider == "openai-compatible", draft.notes
+        assert draft.classification.method == "openai-compatible"
+        assert not any("failed" in note for note in draft.notes), draft.notes
+        assert len(server.requests) == 2
+        for recorded in server.requests:
+            body = recorded.body
+            assert sent_ids(body)  # evidence made it in
+            sent = sum(estimate_tokens(m["content"]) + 4 for m in body["messages"])
+            assert sent + estimate_tokens(json.dumps(body["response_format"])) <= 2000
+        assert [ref for ref in all_citations(draft) if not resolves(ref, store, incident)] == []
+    finally:
+        store.close()
+
+
+def test_a_server_that_answers_json_schema_with_500_still_drafts_with_the_llm(demo_dir, tmp_path, embedder):
+    """llama-cpp-python's server: HTTP 500 on response_format json_schema. Not retried; the next mode works."""
+    with FakeLLMServer(model_that_reads_the_prompt, Behaviour(refuse_json_schema=True)) as server:
+        result, store, incident, _ = run_draft(demo_dir, tmp_path, embedder, server, max_retries=4)
+    try:
+        draft = result.draft
+        assert draft.provider == "openai-compatible" and not any("failed" in n for n in draft.notes), (
+            draft.notes
+        )
+        modes = [request_mode(r.path, r.body) for r in server.requests]
+        assert modes == [
+            "json_schema",
+            "tools",
+            "tools",
+        ]  # negotiated once, then remembered for the narrative
+        assert draft.usage["calls"] == 3 and draft.usage["failed_calls"] == 1
+        assert "LLM: 3 calls (1 failed)" in draft.markdown and "not priced" in draft.markdown
+        assert [ref for ref in all_citations(draft) if not resolves(ref, store, incident)] == []
+    finally:
+        store.close()
+
+
+def test_a_weak_model_cannot_make_the_classification_worse_than_offline(demo_dir, tmp_path, embedder):
+    """It assesses one layer with a nonsense rationale: the other layers keep their offline assessment."""
+    with FakeLLMServer(responder=lambda path, body: openai_error(503, "down")) as server:
+        offline, store, _, _ = run_draft(demo_dir, tmp_path / "offline", embedder, server)
+        store.close()
+
+    def weak(path: str, body: dict) -> Scripted:
+        if not asks_for_classification(path, body):
+            return model_that_reads_the_prompt(path, body)
+        one = {"layer": "data", "role": "primary", "confidence": "likely", "rationale": "data data data",
+               "evidence": sent_ids(body)[:1]}  # fmt: skip
+        return answer_as_asked(path, body, {"primary": "data", "layers": [one]})
+
+    with FakeLLMServer(responder=weak) as server:
+        result, store, _, _ = run_draft(demo_dir, tmp_path / "weak", embedder, server)
+    try:
+        draft = result.draft
+        before = {a.layer: a for a in offline.draft.classification.layers}
+        after = {a.layer: a for a in draft.classification.layers}
+        for layer in ("model", "prompt", "system"):
+            assert after[layer] == before[layer], layer  # role, confidence, rationale and evidence kept
+        assert any(a.role == "ruled_out" for a in after.values())
+        notes = " | ".join(draft.notes)
+        assert "layers assessed by the model: data" in notes
+        assert "prompt (not assessed by the model)" in notes and "prompt: not assessed by the model" in notes
+        assert "> Note: classification: kept from the offline analysis" in draft.markdown
+    finally:
+        store.close()
+
+
+def test_failed_calls_are_counted_and_the_note_is_one_plain_sentence(demo_dir, tmp_path, embedder):
+    body = "Traceback (most recent call last): File /opt/llama_cpp/server/app.py, line 42: overloaded"
+    with FakeLLMServer(responder=lambda path, b: openai_error(503, body)) as server:
+        result, store, _, _ = run_draft(demo_dir, tmp_path, embedder, server, max_retries=1)
+    try:
+        draft = result.draft
+        assert draft.provider == "offline"
+        assert draft.usage["calls"] == 4 and draft.usage["failed_calls"] == 4  # 2 steps x 2 attempts
+        assert [s["step"] for s in draft.usage["steps"]] == ["classify", "narrative"]
+        notes = [n for n in draft.notes if "failed during" in n]
+        assert len(notes) == 2 and all("(gave up after 2 attempts)" in n for n in notes), notes
+        assert "HTTP 503" in notes[0] and "/opt/" not in draft.markdown and "Traceback" not in draft.markdown
+        assert "LLM: 4 calls (4 failed)" in draft.markdown
     finally:
         store.close()

@@ -29,28 +29,33 @@ def line(obj: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in obj.items() if v not in (None, "", [], {})}, ensure_ascii=False)
 
 
-def finding_line(f: Finding, evidence_ids: Sequence[str] | None = None) -> str:
+COMPACT_EXCERPT_CHARS = 240  # on a small budget (a small local model): more, shorter items
+COMPACT_DETAIL_CHARS = 300
+
+
+def finding_line(f: Finding, evidence_ids: Sequence[str] | None = None, *, compact: bool = False) -> str:
     """A finding as one JSON line; `evidence_ids` limits its evidence to what was sent."""
     return line(
         {
             "detector": f.detector,
-            "title": clip(f.title, 300),
+            "title": clip(f.title, 150 if compact else 300),
             "layer_hint": f.layer_hint,
             "strength": round(f.strength, 2),
             "telemetry_gap": f.is_gap or None,
             "onset": f.onset.isoformat() if f.onset else None,
-            "detail": clip(f.detail, DETAIL_CHARS),
+            "detail": clip(f.detail, COMPACT_DETAIL_CHARS if compact else DETAIL_CHARS),
             "evidence": list(evidence_ids if evidence_ids is not None else f.evidence),
         }
     )
 
 
-def evidence_line(e: Evidence, limit: int = EXCERPT_CHARS) -> str:
+def evidence_line(e: Evidence, limit: int = EXCERPT_CHARS, *, compact: bool = False) -> str:
+    """An evidence item as one JSON line; compact leaves out the trace id (the span id names it already)."""
     return line(
         {
             "id": e.id,
             "kind": e.kind,
-            "trace": e.trace_id,
+            "trace": None if compact else e.trace_id,
             "time": e.timestamp.isoformat() if e.timestamp else None,
             "label": clip(e.label, 200),
             "excerpt": clip(e.excerpt, limit),
@@ -90,20 +95,26 @@ def similar_lines(similar: Iterable[PostmortemDoc]) -> list[str]:
     ]
 
 
-def classification_lines(c: Classification) -> list[str]:
+def classification_lines(
+    c: Classification, rationale_chars: int = 600, max_ids: int | None = None
+) -> list[str]:
+    """The classification as rows; with `max_ids` (a small budget), layers left unknown without evidence are
+    left out and each layer lists at most that many ids."""
     rows = [line({"primary": c.primary or "none singled out"})]
-    rows += [
-        line(
-            {
-                "layer": a.layer,
-                "role": a.role,
-                "confidence": a.confidence,
-                "rationale": clip(a.rationale, 600),
-                "evidence": a.evidence,
-            }
+    for a in c.layers:
+        if max_ids is not None and a.role == "unknown" and not a.evidence:
+            continue
+        rows.append(
+            line(
+                {
+                    "layer": a.layer,
+                    "role": a.role,
+                    "confidence": a.confidence,
+                    "rationale": clip(a.rationale, rationale_chars) if rationale_chars else None,
+                    "evidence": a.evidence[:max_ids] if max_ids is not None else a.evidence,
+                }
+            )
         )
-        for a in c.layers
-    ]
     return rows
 
 

@@ -22,6 +22,11 @@ DEFAULT_BUDGET = 24_000
 DEFAULT_SECTIONS: dict[str, str] = {
     key: SECTION_TITLES[key] for key in ("summary", "timeline", "layers", "decisive", "went_well_poorly")
 }
+# Below SMALL_BUDGET (a small local model's context) the classification goes in as roles and confidences only:
+# the offline rationales and ids repeat what the findings and evidence blocks already carry.
+SMALL_BUDGET = 6000
+SMALL_RATIONALE_CHARS = 0
+SMALL_MAX_IDS = 0
 MAX_DROPPED_SHARE = 0.5  # more sentences than this rejected: the answer is not trusted at all
 
 
@@ -54,6 +59,7 @@ def write_narrative(
 ) -> tuple[list[Section], Usage]:
     """Sections (in the requested order) whose sentences cite only evidence that was sent. Raises ProviderError."""
     wanted = dict(sections or DEFAULT_SECTIONS)
+    clipping = (SMALL_RATIONALE_CHARS, SMALL_MAX_IDS) if budget < SMALL_BUDGET else (600, None)
     listing = "\n".join(f"- `{key}`: {title}" for key, title in wanted.items())
     prompt = build_prompt(
         "narrative",
@@ -63,7 +69,7 @@ def write_narrative(
         budget=budget,
         schema=NarrativeAnswer,
         max_tokens=max_tokens or NARRATIVE_MAX_TOKENS,
-        extra_blocks={"classification": blocks.classification_lines(classification)},
+        extra_blocks={"classification": blocks.classification_lines(classification, *clipping)},
         values={"sections_list": listing},
     )
     excerpts = prompt.excerpts

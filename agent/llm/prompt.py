@@ -17,9 +17,15 @@ from agent.providers.base import ChatMessage, ChatRequest, ProviderError
 from agent.providers.tokens import MESSAGE_OVERHEAD, estimate_request_tokens, estimate_tokens
 from retrieval.trace import PostmortemDoc
 
-FEEDBACK_RESERVE = 400  # tokens kept free for the one 'your answer was rejected' follow-up
+FEEDBACK_RESERVE = 400  # tokens kept free for the one 'your answer was rejected' follow-up (at most)
+FEEDBACK_SHARE = 0.08  # ... and at most this share of a small budget (2,000 tokens on a small local model)
 MIN_EVIDENCE_TOKENS = 300
+SCHEMA_WRAPPER_TOKENS = 40  # the response_format / tool wrapper, or the 'answer with JSON only' sentence
 MAX_SIMILAR = 5
+SMALL_BUDGET = 6000  # below this (a small local model's context), compact rows: see blocks.COMPACT_*
+# below SMALL_BUDGET the similar post-mortems are not listed in their own block: they still compete for room as
+# evidence items (kind "postmortem"), like everything else
+SMALL_MAX_SIMILAR = 0
 
 
 @dataclass
@@ -29,6 +35,7 @@ class Prompt:
     boundary: str
     budget: int
     schema_tokens: int
+    excerpt_chars: int = blocks.EXCERPT_CHARS
 
     @property
     def sent_ids(self) -> set[str]:
@@ -37,7 +44,7 @@ class Prompt:
     @property
     def excerpts(self) -> dict[str, str]:
         """The excerpt of each evidence item exactly as sent (clipped), for checking quotes."""
-        return {e.id: blocks.clip(e.excerpt, blocks.EXCERPT_CHARS) for e in self.selection.evidence}
+        return {e.id: blocks.clip(e.excerpt, self.excerpt_chars) for e in self.selection.evidence}
 
     @property
     def tokens(self) -> int:
@@ -86,15 +93,17 @@ def build_prompt(
     values: dict[str, str] | None = None,
 ) -> Prompt:
     """Render `prompts/<template>.md` with data blocks filled to the budget (input tokens, schema included)."""
+    small = budget < SMALL_BUDGET
+    excerpt_chars = blocks.COMPACT_EXCERPT_CHARS if small else blocks.EXCERPT_CHARS
     docs = similar_docs(similar)
     pool = all_evidence(incident, evidence, docs)
     fixed_rows: dict[str, list[str]] = {
         "incident": blocks.incident_lines(incident),
-        "similar": blocks.similar_lines(docs),
+        "similar": blocks.similar_lines(docs[: SMALL_MAX_SIMILAR if small else MAX_SIMILAR]),
     }
     fixed_rows.update(extra_blocks or {})
-    # the SDKs send a stricter rendering of the schema than pydantic's (a few percent larger): keep a margin
-    schema_tokens = int(estimate_tokens(json.dumps(schema.model_json_schema())) * 1.25) + 20
+    # the schema travels once per request: in response_format, as a tool's parameters, or in the prompt
+    schema_tokens = estimate_tokens(json.dumps(schema.model_json_schema())) + SCHEMA_WRAPPER_TOKENS
     system = prompts.render("system")
 
     def render(boundary: str, finding_rows: list[str], evidence_rows: list[str], note: str) -> ChatRequest:
@@ -112,7 +121,8 @@ def build_prompt(
     placeholder = "0" * 16
     skeleton = render(placeholder, [], [], "000000 of 000000 items, 00000 of 00000 findings")
     fixed = estimate_request_tokens(skeleton) + schema_tokens + MESSAGE_OVERHEAD
-    available = budget - fixed - FEEDBACK_RESERVE
+    reserve = feedback_reserve(budget)
+    available = budget - fixed - reserve
     if available < MIN_EVIDENCE_TOKENS:
         raise ProviderError(
             f"token budget {budget} is too small: the prompt's fixed part alone needs {fixed}"
@@ -122,24 +132,33 @@ def build_prompt(
         findings,
         pool,
         available_tokens=available,
-        finding_cost=lambda f, ids: estimate_tokens(blocks.finding_line(f, ids)) + 1,
-        evidence_cost=lambda e: estimate_tokens(blocks.evidence_line(e)) + 1,
+        finding_cost=lambda f, ids: estimate_tokens(blocks.finding_line(f, ids, compact=small)) + 1,
+        evidence_cost=lambda e: estimate_tokens(blocks.evidence_line(e, excerpt_chars, compact=small)) + 1,
     )
-    finding_rows = [blocks.finding_line(f, ids) for f, ids in selection.findings]
-    evidence_rows = [blocks.evidence_line(e) for e in selection.evidence]
+    finding_rows = [blocks.finding_line(f, ids, compact=small) for f, ids in selection.findings]
+    evidence_rows = [blocks.evidence_line(e, excerpt_chars, compact=small) for e in selection.evidence]
     boundary = blocks.boundary_for(*fixed_rows.values(), finding_rows, evidence_rows)
     request = render(boundary, finding_rows, evidence_rows, selection.note)
     prompt = Prompt(
-        request=request, selection=selection, boundary=boundary, budget=budget, schema_tokens=schema_tokens
+        request=request,
+        selection=selection,
+        boundary=boundary,
+        budget=budget,
+        schema_tokens=schema_tokens,
+        excerpt_chars=excerpt_chars,
     )
-    if prompt.tokens > budget - FEEDBACK_RESERVE:  # cannot happen with per-row ceilings; guard the invariant
+    if prompt.tokens > budget - reserve:  # cannot happen with per-row ceilings; guard the invariant
         raise ProviderError(f"prompt of {prompt.tokens} tokens exceeds the budget of {budget}")
     return prompt
 
 
+def feedback_reserve(budget: int) -> int:
+    return min(FEEDBACK_RESERVE, int(budget * FEEDBACK_SHARE))
+
+
 def with_feedback(request: ChatRequest, problems: Sequence[str]) -> ChatRequest:
     """The same request plus one short user turn saying why the previous answer was rejected."""
-    listed = "; ".join(problems)[:1200]
+    listed = "; ".join(problems)[:600]
     note = (
         f"Your previous answer was rejected: {listed}. Answer again, following the schema, citing only ids "
         "that appear in the data blocks above."

@@ -1,14 +1,25 @@
-"""The structured answers asked of a model (sent as JSON schemas through each SDK's parse helper)."""
+"""The structured answers asked of a model (sent as JSON schemas through each SDK's parse helper, a tool's
+parameters, or the prompt). The prompt templates explain the fields, so the schema carries no titles or
+descriptions: on a 2,000-token budget every token of the fixed part counts."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.models import Confidence, Layer, Role
 
 
+def _lean(schema: dict[str, Any]) -> None:
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+        prop.pop("description", None)
+
+
 class _Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_lean)
 
 
 class LayerAnswer(_Answer):

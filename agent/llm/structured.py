@@ -39,4 +39,7 @@ def ask_checked(
             return result, usage
         usage = usage + Usage(invalid_answers=1)
         asked = with_feedback(request, problems)
-    raise ProviderError(f"{provider.name}: {what} rejected: {'; '.join(problems)}", usage=usage)
+    # the first problem says why in general terms; the rest can quote the answer (ids it invented): log only
+    raise ProviderError(
+        f"{provider.name}: {what} rejected: {problems[0]}", usage=usage, detail="; ".join(problems)
+    )
