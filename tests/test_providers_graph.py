@@ -18,7 +18,6 @@ from tests.wire.server import (
     FakeLLMServer,
     Scripted,
     answer_as_asked,
-    openai_completion,
     openai_error,
     request_mode,
 )
