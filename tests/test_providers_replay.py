@@ -251,3 +251,19 @@ def test_cli_replay_table_by_similarity(stored_home, monkeypatch, capsys):
         )
     assert code == 0, err
     assert "Recurred 1 of 2" in out and "cosine >= 0.9" in out and "wilson 95%" in out
+
+
+def test_replay_on_a_local_server_sends_the_configured_model_and_prices_nothing():
+    """A local server serves its own model and echoes whatever name was asked for: send POSTMORTEM_MODEL, say so,
+    and never price the echoed name at the hosted model's rates."""
+    from tests.wire.server import Behaviour
+
+    with FakeLLMServer(lambda path, body: openai_completion(BAD), Behaviour(echo_model=True)) as server:
+        provider = OpenAIProvider(
+            api_key=None, base_url=server.url + "/v1", compatible=True, model="smollm2-135m", policy=FAST
+        )
+        report = replay(provider, captured()[1], n=2, pattern="refundable")
+    assert [r.body["model"] for r in server.requests] == ["smollm2-135m", "smollm2-135m"]
+    assert report.model == "smollm2-135m" and report.recurred == 2
+    assert report.usage["cost_usd"] is None and report.usage["calls"] == 2
+    assert any("'gpt-4o-2024-08-06' replaced by the configured 'smollm2-135m'" in n for n in report.notes)

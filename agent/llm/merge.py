@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from agent.llm.classify import Checked
+from agent.llm.classifier_step import Checked
 from agent.models import LAYERS, Classification, LayerAssessment
 
 

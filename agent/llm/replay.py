@@ -120,19 +120,9 @@ def request_from_span(span: Span) -> tuple[ChatRequest, list[str]]:
     return request, notes
 
 
-def replay(
-    provider: Provider,
-    span: Span,
-    *,
-    n: int = 20,
-    pattern: str | None = None,
-    regex: bool = False,
-    threshold: float = 0.8,
-    embed: Embed | None = None,
-    model: str | None = None,
-    concurrency: int = 1,
-) -> ReplayReport:
-    """Send the captured request n times; judge each output; report the recurrence rate with a Wilson interval."""
+def request_for(provider: Provider, span: Span, model: str | None) -> tuple[ChatRequest, list[str]]:
+    """The captured request with the model to send (the override, or a local server's configured model), and
+    notes on what differs from the recording."""
     request, notes = request_from_span(span)
     if model:
         request = request.model_copy(update={"model": model})
@@ -157,6 +147,23 @@ def replay(
         )
     if request.seed is not None and provider.name == "anthropic":
         notes.append("the recorded seed was not sent: the Anthropic API has no seed")
+    return request, notes
+
+
+def replay(
+    provider: Provider,
+    span: Span,
+    *,
+    n: int = 20,
+    pattern: str | None = None,
+    regex: bool = False,
+    threshold: float = 0.8,
+    embed: Embed | None = None,
+    model: str | None = None,
+    concurrency: int = 1,
+) -> ReplayReport:
+    """Send the captured request n times; judge each output; report the recurrence rate with a Wilson interval."""
+    request, notes = request_for(provider, span, model)
     recorded_output = span.output_text
     if pattern is None and (embed is None or not recorded_output.strip()):
         raise ValueError("the recorded span has no output to compare with: give --pattern")

@@ -42,7 +42,7 @@ def llm_classify(
 ) -> tuple[Classification | None, dict[str, Any], list[str]]:
     """(the model's classification merged into the offline one, or None; usage; notes for the draft)."""
     try:
-        from agent.llm.classify import classify_checked
+        from agent.llm.classifier_step import classify_checked
         from agent.llm.merge import merge_with_offline
         from agent.providers import ProviderError
     except ImportError as exc:
