@@ -167,9 +167,8 @@ def test_anthropic_falls_back_from_output_config_to_tool_use(tmp_path):
 
 
 def test_timeout_on_a_local_server_is_not_retried():
-    with FakeLLMServer(obliging, Behaviour(delay=0.6)) as server:
-        with pytest.raises(ProviderError) as info:
-            compatible(server, timeout=0.2).parse(request(), Verdict)
+    with FakeLLMServer(obliging, Behaviour(delay=0.6)) as server, pytest.raises(ProviderError) as info:
+        compatible(server, timeout=0.2).parse(request(), Verdict)
     assert len(server.requests) == 1  # no retry queued behind the abandoned request
     assert "timed out after 0.2s" in info.value.reason and "not retried" in info.value.reason
 
