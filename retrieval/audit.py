@@ -14,15 +14,19 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from retrieval.trace import Span, SpanKind
+from retrieval.trace import Span, SpanContent, SpanKind
 
 Status = Literal["ok", "partial", "missing"]
 OK_SHARE = 0.95  # at or above: ok; above zero: partial; zero: missing
 
 _CAPTURE = {
-    "genai": "OpenTelemetry GenAI instrumentations: set OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true "
-    "(with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental, use SPAN_ONLY or SPAN_AND_EVENT so the "
-    "content lands on the span)",
+    "genai": "OpenTelemetry GenAI instrumentations: set OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true. "
+    "If it is already on, the content went to OTLP log records, not to the span (opentelemetry-instrumentation-"
+    "openai-v2 writes the messages, the answer and the tool calls as GenAI events: gen_ai.user.message, "
+    "gen_ai.choice, ... tied to the span by its id): export logs too (an OTLPLogExporter / the Collector's logs "
+    "pipeline) and ingest or audit the log file with the traces, which are joined by span id; or, with "
+    "OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental, set the capture to SPAN_ONLY or SPAN_AND_EVENT "
+    "so the content lands on the span",
     "openinference": "OpenInference: unset OPENINFERENCE_HIDE_INPUTS / OPENINFERENCE_HIDE_OUTPUTS / "
     "OPENINFERENCE_HIDE_INPUT_MESSAGES / OPENINFERENCE_HIDE_OUTPUT_MESSAGES / OPENINFERENCE_HIDE_INPUT_TEXT / "
     "OPENINFERENCE_HIDE_OUTPUT_TEXT (or their TraceConfig flags)",
@@ -101,6 +105,19 @@ FIELD_LABELS: dict[str, str] = {
     "prompt_version": "prompt id/version",
 }
 _FAMILY = {"genai": "genai", "genai-legacy": "genai", "otel": "genai"}
+_DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+_EVENT_FIELDS = {
+    "gen_ai.system.message": {"system_instructions"},
+    "gen_ai.user.message": {"input"},
+    "gen_ai.assistant.message": {"input"},
+    "gen_ai.tool.message": {"input"},
+    "gen_ai.choice": {"output"},
+}
+_DETAILS_FIELDS = {
+    "gen_ai.input.messages": "input",
+    "gen_ai.output.messages": "output",
+    "gen_ai.system_instructions": "system_instructions",
+}
 
 
 class FieldCoverage(BaseModel):
@@ -120,6 +137,7 @@ class ServiceAudit(BaseModel):
     dialects: dict[str, int]
     score: float  # mean share over the fields
     fields: list[FieldCoverage]
+    notes: list[str] = Field(default_factory=list)  # where content came from, defaults that were not gaps
 
 
 class AuditReport(BaseModel):
@@ -166,9 +184,9 @@ _SPAN_CHECKS: dict[str, Callable[[Span], bool | None]] = {
 class _TraceFacts:
     documents: bool = False
     session: bool = False
-    llm: list[tuple[str, str, dict[str, bool | None]]] = field(
+    llm: list[tuple[str, str, dict[str, bool | None], str]] = field(
         default_factory=list
-    )  # (service, dialect, checks)
+    )  # (service, dialect, checks, span id)
 
 
 class Auditor:
@@ -179,6 +197,15 @@ class Auditor:
         self.spans_seen = 0
         self._traces: dict[str, _TraceFacts] = defaultdict(_TraceFacts)
         self._seen: set[tuple[str, str]] = set()
+        self._content: dict[tuple[str, str], set[str]] = defaultdict(set)  # fields filled by OTLP log events
+
+    def add_content(self, content: SpanContent) -> None:
+        """A GenAI event read from OTLP logs: it fills its span's fields whichever is read first."""
+        filled = _EVENT_FIELDS.get(content.event.name)
+        if filled is None and content.event.name == _DETAILS_EVENT:
+            attrs = content.event.attributes
+            filled = {f for key, f in _DETAILS_FIELDS.items() if attrs.get(key)}
+        self._content[(content.trace_id, content.span_id)].update(filled or ())
 
     def add(self, span: Span) -> None:
         key = (span.trace_id, span.span_id)
@@ -197,7 +224,7 @@ class Auditor:
         if self.service is not None and service != self.service:
             return
         checks = {name: check(span) for name, check in _SPAN_CHECKS.items()}
-        facts.llm.append((service, span.dialect or "otel", checks))
+        facts.llm.append((service, span.dialect or "otel", checks, span.span_id))
 
     def report(self, errors: Iterable[str] = ()) -> AuditReport:
         # counts per service, and per (service, instrumentation family) to aim the advice at the gap
@@ -205,8 +232,12 @@ class Auditor:
         applicable: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         traces: dict[str, set[str]] = defaultdict(set)
         dialects: dict[str, Counter[str]] = defaultdict(Counter)
+        from_logs: Counter[str] = Counter()
         for trace_id, facts in self._traces.items():
-            for service, dialect, checks in facts.llm:
+            for service, dialect, checks, span_id in facts.llm:
+                filled = self._content.get((trace_id, span_id), set())
+                checks = {k: (True if k in filled and v is not None else v) for k, v in checks.items()}
+                from_logs[service] += bool(filled)
                 key = (service, _FAMILY.get(dialect, dialect))
                 traces[service].add(trace_id)
                 dialects[service][dialect] += 1
@@ -217,7 +248,13 @@ class Auditor:
         services = []
         for name in sorted(traces):
             families = {f: (applicable[(s, f)], present[(s, f)]) for s, f in applicable if s == name}
-            services.append(_service_audit(name, len(traces[name]), dialects[name], families))
+            audit = _service_audit(name, len(traces[name]), dialects[name], families)
+            if from_logs[name]:
+                audit.notes.append(
+                    f"the content of {from_logs[name]} LLM spans came from OTLP log records (GenAI events) and "
+                    "was joined to them by span id: ingest the log files with the traces"
+                )
+            services.append(audit)
         return AuditReport(
             services=services,
             spans_seen=self.spans_seen,

@@ -33,6 +33,7 @@ from retrieval.keyword import KeywordFilter, KeywordIndex, identifier_terms
 from retrieval.masking import mask_url, mask_urls
 from retrieval.render import postmortem_vector_parts, span_vector_parts
 from retrieval.store_check import CollectionCheck
+from retrieval.store_content import ContentQueue, ContentResult, merge_content
 from retrieval.store_lock import WriterLock
 from retrieval.store_records import (
     POSTMORTEMS,
@@ -59,7 +60,7 @@ from retrieval.store_records import (
     span_row,
 )
 from retrieval.store_writer import RecordKind, VectorFiller, add_records, batches, write_vectors
-from retrieval.trace import PostmortemDoc, Span, SpanKind
+from retrieval.trace import PostmortemDoc, Span, SpanContent, SpanKind
 from retrieval.vector_cache import VectorCache, embedder_identity
 
 __all__ = [
@@ -158,6 +159,7 @@ class TraceStore:
         self._span_index = KeywordIndex(keyword_file, "spans")
         self._pm_index = KeywordIndex(keyword_file, "postmortems")
         self.vector_cache = VectorCache(keyword_file, embedder_identity(embedder))
+        self._content = ContentQueue(keyword_file, prefix)
         # The lock is per store folder (embedded) or per server URL on this machine.
         self._lock = WriterLock.for_path(
             path / "write.lock" if path is not None else keyword_file.with_suffix(".lock")
@@ -227,7 +229,42 @@ class TraceStore:
         """Store spans not stored yet; returns counts added and skipped. They are keyword-searchable at
         once; their vectors are written meanwhile, and before returning unless wait=False (then the next
         writer, or `embed_pending`, writes them)."""
-        return self._add(self._span_kind, spans, batch_size, wait)
+        result = self._add(self._span_kind, spans, batch_size, wait)
+        if result.added and self._content.count():
+            with self.writing():
+                self._attach_content(batch_size, wait)
+        return result
+
+    def add_span_content(
+        self, contents: Iterable[SpanContent], batch_size: int = 256, wait: bool = True
+    ) -> ContentResult:
+        """GenAI content recorded apart from its span (OTLP log records): merged into stored spans now, kept
+        for the others until they are ingested (store_content)."""
+        with self.writing():
+            events = self._content.add(contents)
+            attached = self._attach_content(batch_size, wait)
+        return ContentResult(events=events, attached=attached, waiting=self._content.count())
+
+    def _attach_content(self, batch_size: int, wait: bool) -> int:
+        """Merge waiting content into the spans stored (writer lock held): each such span is stored again."""
+        kind = self._span_kind()
+        self._sync(kind)
+        keys = sorted(kind.index.existing(self._content.keys()))
+        attached = 0
+        for chunk in batches(keys, batch_size):
+            spans = self._spans_by_key(chunk)
+            merged = [merge_content(spans[k], self._content.events(k)) for k in chunk if k in spans]
+            self._spans.delete(ids=list(chunk))  # ids with no vector yet are only in the keyword index
+            kind.index.pending_done(list(chunk))
+            kind.index.remove(chunk)
+            filler = VectorFiller(kind, self._embed_cached, batch_size)
+            try:
+                add_records(kind, merged, batch_size, filler)
+            finally:
+                filler.finish(wait=wait)
+            self._content.done(chunk)
+            attached += len(merged)
+        return attached
 
     def add_postmortems(self, docs: Iterable[PostmortemDoc], wait: bool = True) -> AddResult:
         """Store post-mortem chunks not stored yet; returns counts added and skipped."""
@@ -506,6 +543,7 @@ class TraceStore:
         self._span_index.close()
         self._pm_index.close()
         self.vector_cache.close()
+        self._content.close()
 
 
 def _log_wait(message: str) -> None:

@@ -189,6 +189,21 @@ class Span(_Model):
         return self.session_id or self.conversation_id
 
 
+class SpanContent(_Model):
+    """Content an instrumentation recorded apart from its span: one GenAI event read from an OTLP log record
+    (gen_ai.user.message, gen_ai.choice, gen_ai.client.inference.operation.details, ...), tied to its span by
+    trace and span id. The store attaches it to the span whichever arrives first."""
+
+    trace_id: str
+    span_id: str
+    event: SpanEvent
+    source: str | None = None  # "file:line" or "file#record" it came from
+
+    @property
+    def span_key(self) -> str:
+        return f"{self.trace_id}:{self.span_id}"
+
+
 class PostmortemDoc(_Model):
     """A past post-mortem (Markdown with optional YAML front matter), or one section of it."""
 

@@ -56,7 +56,7 @@ def test_unknown_dialect_and_empty_file():
     assert str(caught.value).startswith(str(path))
     assert split(path) == (
         [],
-        [f"{path}: unknown dialect (no OTLP resourceSpans and no Langfuse observation fields)"],
+        [f"{path}: unknown dialect (no OTLP resourceSpans or resourceLogs and no Langfuse observation fields)"],
     )
     assert split(BAD / "empty.json") == ([], [f"{BAD / 'empty.json'}: file is empty"])
 
@@ -87,7 +87,7 @@ def test_forced_format_mismatch_and_unknown_format(tmp_path):
     assert split(otlp, fmt="csv") == (
         [],
         [
-            f"{otlp}: unknown format 'csv' (expected one of otlp-json, otlp-jsonl, langfuse-json, langfuse-jsonl, markdown)"
+            f"{otlp}: unknown format 'csv' (expected one of otlp-json, otlp-jsonl, otlp-logs-json, otlp-logs-jsonl, langfuse-json, langfuse-jsonl, markdown)"
         ],
     )
     not_otlp = tmp_path / "list.jsonl"
@@ -118,7 +118,7 @@ def test_expand_paths(tmp_path):
     )
     names = [f.name for f in files]
     assert "otlp_genai_current.json" in names and "2023-08-21-prompt-injection-discount.md" in names
-    assert len(names) == len(set(names)) == 12
+    assert len(names) == len(set(names)) == 15
     assert [str(e) for e in errors] == [f"{tmp_path / 'none'}: no such file or folder"]
     (tmp_path / "empty").mkdir()
     files, errors = expand_paths([tmp_path / "empty", str(tmp_path / "*.zzz")])

@@ -20,7 +20,7 @@ _STYLE = {"ok": "green", "partial": "yellow", "missing": "bold red"}
 
 def _audit_files(paths: list[str], service: str | None, fmt: str | None, quiet: bool) -> AuditReport:
     from retrieval.ingest import FORMATS, expand_paths, iter_file
-    from retrieval.trace import IngestError, Span
+    from retrieval.trace import IngestError, Span, SpanContent
 
     if fmt is not None and fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
@@ -35,6 +35,8 @@ def _audit_files(paths: list[str], service: str | None, fmt: str | None, quiet: 
         for record in iter_file(path, fmt):
             if isinstance(record, Span):
                 auditor.add(record)
+            elif isinstance(record, SpanContent):
+                auditor.add_content(record)
             elif isinstance(record, IngestError):
                 errors.append(str(record))
                 _report_error(str(record), quiet)
@@ -74,6 +76,8 @@ def _print_service(audit: ServiceAudit) -> None:
             f.label, f"{f.share:.0%}", f"{f.present}/{f.total}", f"[{_STYLE[f.status]}]{f.status}[/]"
         )
     console.print(table)
+    for note in audit.notes:
+        console.print(f"[dim]note:[/] {note}", highlight=False, soft_wrap=True)
     gaps = [f for f in audit.fields if f.status != "ok"]
     if gaps:
         console.print("[bold]to switch on:[/]")
@@ -88,7 +92,11 @@ def audit(
     ] = None,
     service: Annotated[str | None, typer.Option("--service", "-s", help="Only this service.")] = None,
     fmt: Annotated[
-        str | None, typer.Option("--format", help="Skip detection: otlp-json, otlp-jsonl, langfuse-json, ...")
+        str | None,
+        typer.Option(
+            "--format",
+            help="Skip detection: otlp-json, otlp-jsonl, otlp-logs-json, otlp-logs-jsonl, langfuse-json, ...",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable report on stdout.")] = False,
     fail_under: Annotated[

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from agent.cli.common import EXIT_FAILURE, EXIT_USAGE, console, err_console, print_json
 from agent.errors import Failure, UserError
-from retrieval.trace import IngestError, PostmortemDoc, Span
+from retrieval.trace import IngestError, PostmortemDoc, Span, SpanContent
 
 
 class IngestSummary(BaseModel):
@@ -33,6 +33,11 @@ class IngestSummary(BaseModel):
     models: dict[str, int] = Field(default_factory=dict)
     first_start: datetime | None = None
     last_start: datetime | None = None
+    # GenAI content read from OTLP log records, attached to its span by id (now or when the span arrives)
+    content_events: int = 0
+    content_spans_attached: int = 0
+    content_spans_waiting: int = 0  # store-wide: spans whose content arrived, the span not yet
+    skipped_files: list[str] = Field(default_factory=list)  # files in folders not read, and why
     postmortem_chunks: int = 0
     postmortem_chunks_added: int = 0
     postmortem_chunks_skipped: int = 0
@@ -62,6 +67,7 @@ class _Run:
         self.services: Counter[str] = Counter()
         self.models: Counter[str] = Counter()
         self.postmortems: list[PostmortemDoc] = []
+        self.contents: list[SpanContent] = []
         from retrieval.ingest.checks import InputChecks
 
         self.checks = InputChecks()
@@ -94,6 +100,8 @@ class _Run:
                             self.warn(warning)
                         if span is not None:
                             yield self._span(span)
+                    elif isinstance(record, SpanContent):
+                        self.contents.append(self._content(record))
                     elif isinstance(record, PostmortemDoc):
                         self.postmortems.append(self.redactor.postmortem(record) if self.redactor else record)
                     elif isinstance(record, IngestError):
@@ -109,6 +117,12 @@ class _Run:
                 )
             finally:
                 self.progress.update(task, completed=max(path.stat().st_size, 1) if path.exists() else 1)
+
+    def _content(self, content: SpanContent) -> SpanContent:
+        if self.redactor is None:
+            return content
+        event = content.event.model_copy(update={"attributes": self.redactor.value(content.event.attributes)})
+        return content.model_copy(update={"event": event})
 
     def _advance(self, task: Any) -> Any:
         return lambda done: self.progress.update(task, completed=done)
@@ -164,6 +178,14 @@ def summary_table(s: IngestSummary) -> Table:
         f"{s.postmortem_chunks} chunks read, {s.postmortem_chunks_added} added, "
         f"{s.postmortem_chunks_skipped} skipped",
     )
+    if s.content_events or s.content_spans_waiting:
+        table.add_row(
+            "span content (logs)",
+            f"{s.content_events} GenAI events read, {s.content_spans_attached} spans completed, "
+            f"{s.content_spans_waiting} spans not ingested yet (their content waits for them)",
+        )
+    if s.skipped_files:
+        table.add_row("skipped files", "; ".join(s.skipped_files[:8]), style="yellow")
     if s.data_problems:
         table.add_row("data problems", _top(s.data_problems), style="yellow")
     if s.vectors_pending:
@@ -172,6 +194,20 @@ def summary_table(s: IngestSummary) -> Table:
     if s.failures:
         table.add_row("failed files", str(len(s.failures)), style="red")
     return table
+
+
+def _store_all(store: Any, run: _Run, files: list[Path], batch_size: int, wait: bool) -> IngestSummary:
+    """Spans as they are read, then post-mortems, then log content (joined to its spans by id)."""
+    result = store.add_spans(run.spans(files), batch_size=batch_size, wait=wait)
+    pm_result = store.add_postmortems(run.postmortems, wait=wait)
+    content = store.add_span_content(run.contents, batch_size=batch_size, wait=wait)
+    run.summary.vectors_pending = store.vectors_pending()
+    summary = run.finish()
+    summary.spans_added, summary.spans_skipped = result.added, result.skipped
+    summary.content_events = content.events
+    summary.content_spans_attached, summary.content_spans_waiting = content.attached, content.waiting
+    summary.postmortem_chunks_added, summary.postmortem_chunks_skipped = pm_result.added, pm_result.skipped
+    return summary
 
 
 def register(app: typer.Typer) -> None:
@@ -184,7 +220,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--format",
-                help="Override detection: otlp-json, otlp-jsonl, langfuse-json, langfuse-jsonl, markdown.",
+                help="Override detection: otlp-json, otlp-jsonl, otlp-logs-json, otlp-logs-jsonl, langfuse-json, langfuse-jsonl, markdown.",
             ),
         ] = None,
         service: Annotated[
@@ -230,21 +266,13 @@ def register(app: typer.Typer) -> None:
             run.error(str(problem))
         try:
             with progress:
-                result = store.add_spans(run.spans(files), batch_size=batch_size, wait=wait)
-                pm_result = store.add_postmortems(run.postmortems, wait=wait)
-            run.summary.vectors_pending = store.vectors_pending()
+                summary = _store_all(store, run, files, batch_size, wait)
         except Exception as exc:  # noqa: BLE001 - the store or server failed: one line, exit 1
             raise Failure(
                 f"storing failed ({type(exc).__name__}: {exc}); what was stored before is kept"
             ) from None
         finally:
             store.close()
-        summary = run.finish()
-        summary.spans_added, summary.spans_skipped = result.added, result.skipped
-        summary.postmortem_chunks_added, summary.postmortem_chunks_skipped = (
-            pm_result.added,
-            pm_result.skipped,
-        )
         if as_json:
             print_json(summary)
         else:

@@ -16,9 +16,10 @@ from retrieval.ingest.detect import FORMATS, UnknownFormatError, detect_format
 from retrieval.ingest.langfuse import iter_langfuse_json, iter_langfuse_jsonl
 from retrieval.ingest.markdown import iter_markdown
 from retrieval.ingest.otlp import decode_any_value, decode_attributes, iter_otlp_json, iter_otlp_jsonl
+from retrieval.ingest.otlp_logs import NO_GENAI, iter_otlp_logs_json, iter_otlp_logs_jsonl
 from retrieval.ingest.paths import INGESTIBLE_SUFFIXES, expand_paths
 from retrieval.ingest.source import Progress
-from retrieval.trace import IngestError, PostmortemDoc, Span
+from retrieval.trace import IngestError, PostmortemDoc, Span, SpanContent
 
 __all__ = [
     "FORMATS",
@@ -36,6 +37,8 @@ __all__ = [
 _READERS = {
     "otlp-json": iter_otlp_json,
     "otlp-jsonl": iter_otlp_jsonl,
+    "otlp-logs-json": iter_otlp_logs_json,
+    "otlp-logs-jsonl": iter_otlp_logs_jsonl,
     "langfuse-json": iter_langfuse_json,
     "langfuse-jsonl": iter_langfuse_jsonl,
 }
@@ -47,8 +50,8 @@ def iter_file(
     *,
     default_service: str | None = None,
     progress: Progress | None = None,
-) -> Iterator[Span | PostmortemDoc | IngestError]:
-    """Stream the spans (or post-mortem chunks) of one file; problems come out as IngestError records.
+) -> Iterator[Span | SpanContent | PostmortemDoc | IngestError]:
+    """Stream the spans (or post-mortem chunks, or GenAI content from OTLP logs) of one file; problems come out as IngestError records.
 
     fmt: one of FORMATS, or None to detect it. default_service: the service of spans that record none
     (Langfuse has no service field; OTLP without `service.name`). progress: called with bytes read so far.
@@ -71,7 +74,8 @@ def iter_file(
                 yielded = True
                 yield record
             if not yielded:  # e.g. resourceSpans holding only nested arrays: say so, never a silent exit 0
-                yield IngestError(path=str(path), message=f"no spans found (read as {fmt})")
+                found = NO_GENAI if fmt.startswith("otlp-logs") else "no spans found"
+                yield IngestError(path=str(path), message=f"{found} (read as {fmt})")
     except UnknownFormatError as exc:
         yield IngestError(path=str(path), message=exc.reason)
     except (EOFError, zlib.error):

@@ -7,11 +7,21 @@ from pathlib import Path
 
 from retrieval.ingest.source import head_text, opened
 
-FORMATS = ("otlp-json", "otlp-jsonl", "langfuse-json", "langfuse-jsonl", "markdown")
+FORMATS = (
+    "otlp-json", "otlp-jsonl", "otlp-logs-json", "otlp-logs-jsonl", "langfuse-json", "langfuse-jsonl", "markdown",
+)  # fmt: skip
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdx"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 TRACE_SUFFIXES = {".json", ".jsonl", ".ndjson"}
 _OTLP_KEY = re.compile(r'"(resourceSpans|resource_spans)"\s*:')
+_OTLP_LOGS_KEY = re.compile(r'"(resourceLogs|resource_logs)"\s*:')
+# the Python SDK's ConsoleSpanExporter: span.to_json(), ids as "0x..." under "context"
+_CONSOLE_SPAN = re.compile(r'"context"\s*:\s*\{\s*"trace_id"\s*:\s*"0x')
+CONSOLE_ADVICE = (
+    "this is the OpenTelemetry SDK's ConsoleSpanExporter output (a debugging print, not an export format): "
+    "export OTLP instead, e.g. OTLPSpanExporter to an OpenTelemetry Collector whose `file` exporter writes "
+    "JSON lines (read as otlp-jsonl), or OTLP/JSON from your backend"
+)
 _LANGFUSE_TYPE = re.compile(
     r'"type"\s*:\s*"(GENERATION|SPAN|EVENT|TOOL|RETRIEVER|AGENT|CHAIN|EMBEDDING|EVALUATOR|GUARDRAIL)"'
 )
@@ -52,9 +62,11 @@ def detect_format(path: Path) -> str:
             return "markdown"
         raise UnknownFormatError(path, "not JSON, JSON lines or Markdown")
     family = _family(head)
+    if family is None and _CONSOLE_SPAN.search(head):
+        raise UnknownFormatError(path, CONSOLE_ADVICE)
     if family is None:
         raise UnknownFormatError(
-            path, "unknown dialect (no OTLP resourceSpans and no Langfuse observation fields)"
+            path, "unknown dialect (no OTLP resourceSpans or resourceLogs and no Langfuse observation fields)"
         )
     return f"{family}-{'jsonl' if _is_json_lines(path, stripped, suffix) else 'json'}"
 
@@ -62,6 +74,8 @@ def detect_format(path: Path) -> str:
 def _family(head: str) -> str | None:
     if _OTLP_KEY.search(head):
         return "otlp"
+    if _OTLP_LOGS_KEY.search(head):
+        return "otlp-logs"
     if _TRACE_ID.search(head) and (_LANGFUSE_TYPE.search(head) or _LANGFUSE_KEYS.search(head)):
         return "langfuse"
     if _LANGFUSE_KEYS.search(head) and '"observations"' in head:

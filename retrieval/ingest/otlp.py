@@ -137,6 +137,9 @@ def _span_id(value: Any, field: str, nbytes: int, required: bool = True) -> str 
     raise SpanError(f"{field} {text[:40]!r} is neither hex nor base64 of {nbytes} bytes")
 
 
+otlp_id = _span_id  # a trace or span id as stored (lowercase hex), for the other OTLP readers
+
+
 def span_from_otlp(
     raw: Mapping[str, Any],
     resource: Mapping[str, Any],

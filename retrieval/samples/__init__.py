@@ -44,7 +44,7 @@ def load_demo(
                 result.errors.append(str(item))
             elif isinstance(item, Span):
                 spans.append(redact_span(item) if redact_span else item)
-            else:
+            elif isinstance(item, PostmortemDoc):
                 docs.append(redact_postmortem(item) if redact_postmortem else item)
     added = store.add_spans(spans, batch_size=BATCH)
     result.spans_added, result.spans_skipped = added.added, added.skipped
