@@ -224,6 +224,8 @@ def aiid_cmd(
 
     csv_path = csv_path or default_csv()
     try:
+        # the labels file is the user's argument: check it before the data set it is scored against
+        chosen = None if show_sample else load_labels(labels or LABELS_FILE)
         incidents = load_incidents(csv_path)
         intents = load_intents(csv_path.parent / MIT_CSV_NAME)
         if show_sample:
@@ -233,7 +235,7 @@ def aiid_cmd(
                     highlight=False,
                 )
             return
-        chosen = load_labels(labels or LABELS_FILE)
+        assert chosen is not None
         with tempfile.TemporaryDirectory(prefix="eval-aiid-") as tmp:
             classifier = None
             if drafts:
