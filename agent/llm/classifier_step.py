@@ -69,7 +69,9 @@ def classify_checked(
         checked = check_classification(answer, prompt.sent_ids, findings, method=provider.name)
         return checked, checked.problems
 
-    return ask_checked(provider, prompt.request, ClassificationAnswer, check, what="classification")
+    return ask_checked(
+        provider, prompt.request, prompt.schema(ClassificationAnswer), check, what="classification"
+    )
 
 
 def check_classification(

@@ -78,7 +78,9 @@ def write_narrative(
         checked = check_narrative(answer, excerpts, wanted)
         return checked.sections, checked.problems
 
-    return ask_checked(provider, prompt.request, NarrativeAnswer, check, what="narrative")
+    return ask_checked(
+        provider, prompt.request, prompt.schema(NarrativeAnswer, list(wanted)), check, what="narrative"
+    )
 
 
 def check_narrative(

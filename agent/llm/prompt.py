@@ -12,6 +12,7 @@ from pydantic import BaseModel
 import prompts
 from agent.llm import blocks
 from agent.llm.budget import Selection, select
+from agent.llm.schemas import A, with_ids
 from agent.models import Evidence, Finding, Incident, pm_ref, report_ref
 from agent.providers.base import ChatMessage, ChatRequest, ProviderError
 from agent.providers.tokens import MESSAGE_OVERHEAD, estimate_request_tokens, estimate_tokens
@@ -36,6 +37,7 @@ class Prompt:
     budget: int
     schema_tokens: int
     excerpt_chars: int = blocks.EXCERPT_CHARS
+    small: bool = False  # a small budget: compact rows, and the schema lists the ids sent (schemas.with_ids)
 
     @property
     def sent_ids(self) -> set[str]:
@@ -49,7 +51,12 @@ class Prompt:
     @property
     def tokens(self) -> int:
         """Estimated input tokens: the messages plus the JSON schema the SDK sends with them."""
-        return estimate_request_tokens(self.request) + self.schema_tokens
+        enum = sum(id_enum_cost(i) for i in self.sent_ids) if self.small else 0
+        return estimate_request_tokens(self.request) + self.schema_tokens + enum
+
+    def schema(self, schema: type[A], keys: Sequence[str] = ()) -> type[A]:
+        """The schema to ask with: on a small budget, its id lists restricted to the ids sent."""
+        return with_ids(schema, sorted(self.sent_ids), keys) if self.small else schema
 
 
 def similar_docs(similar: Sequence[Any]) -> list[PostmortemDoc]:
@@ -133,7 +140,11 @@ def build_prompt(
         pool,
         available_tokens=available,
         finding_cost=lambda f, ids: estimate_tokens(blocks.finding_line(f, ids, compact=small)) + 1,
-        evidence_cost=lambda e: estimate_tokens(blocks.evidence_line(e, excerpt_chars, compact=small)) + 1,
+        evidence_cost=lambda e: (
+            estimate_tokens(blocks.evidence_line(e, excerpt_chars, compact=small))
+            + 1
+            + (id_enum_cost(e.id) if small else 0)
+        ),
     )
     finding_rows = [blocks.finding_line(f, ids, compact=small) for f, ids in selection.findings]
     evidence_rows = [blocks.evidence_line(e, excerpt_chars, compact=small) for e in selection.evidence]
@@ -146,10 +157,16 @@ def build_prompt(
         budget=budget,
         schema_tokens=schema_tokens,
         excerpt_chars=excerpt_chars,
+        small=small,
     )
     if prompt.tokens > budget - reserve:  # cannot happen with per-row ceilings; guard the invariant
         raise ProviderError(f"prompt of {prompt.tokens} tokens exceeds the budget of {budget}")
     return prompt
+
+
+def id_enum_cost(evidence_id: str) -> int:
+    """Tokens an id adds to the schema when it is listed in an enum."""
+    return estimate_tokens(json.dumps(evidence_id)) + 1
 
 
 def feedback_reserve(budget: int) -> int:

@@ -4,9 +4,10 @@ descriptions: on a 2,000-token budget every token of the fixed part counts."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from agent.models import Confidence, Layer, Role
 
@@ -50,3 +51,27 @@ class SectionAnswer(_Answer):
 
 class NarrativeAnswer(_Answer):
     sections: list[SectionAnswer]
+
+
+A = TypeVar("A", bound=BaseModel)
+
+
+def with_ids(schema: type[A], ids: Sequence[str], keys: Sequence[str] = ()) -> type[A]:
+    """`schema` with its evidence-id lists restricted to `ids`: an enum in the JSON schema, so a server that
+    turns the schema into a grammar (llama.cpp), or strict structured output, cannot produce an id that was not
+    sent (and, with `keys`, a narrative section key that was not asked for). Used on small budgets, where the enum
+    costs a few tokens per id (agent/llm/prompt.py counts them)."""
+    if not ids:
+        return schema
+    allowed = list[Literal[tuple(dict.fromkeys(ids))]]  # type: ignore[valid-type]
+    if issubclass(schema, ClassificationAnswer):
+        layer = create_model("LayerAnswer", __base__=LayerAnswer, evidence=(allowed, ...))
+        return create_model("ClassificationAnswer", __base__=schema, layers=(list[layer], ...))  # type: ignore[return-value]
+    if issubclass(schema, NarrativeAnswer):
+        sentence = create_model("SentenceAnswer", __base__=SentenceAnswer, cites=(allowed, ...))
+        key = (Literal[tuple(keys)], ...) if keys else (str, ...)  # type: ignore[valid-type]
+        section = create_model(
+            "SectionAnswer", __base__=SectionAnswer, key=key, sentences=(list[sentence], ...)
+        )
+        return create_model("NarrativeAnswer", __base__=schema, sections=(list[section], ...))  # type: ignore[return-value]
+    return schema
