@@ -54,6 +54,7 @@ class NarrativeAnswer(_Answer):
 
 
 A = TypeVar("A", bound=BaseModel)
+MAX_CITES = 3  # per sentence, on a small budget
 
 
 def with_ids(schema: type[A], ids: Sequence[str], keys: Sequence[str] = ()) -> type[A]:
@@ -68,7 +69,9 @@ def with_ids(schema: type[A], ids: Sequence[str], keys: Sequence[str] = ()) -> t
         layer = create_model("LayerAnswer", __base__=LayerAnswer, evidence=(allowed, ...))
         return create_model("ClassificationAnswer", __base__=schema, layers=(list[layer], ...))  # type: ignore[return-value]
     if issubclass(schema, NarrativeAnswer):
-        sentence = create_model("SentenceAnswer", __base__=SentenceAnswer, cites=(allowed, ...))
+        # at least one citation: a grammar then cannot write a sentence that the check would drop
+        cites = (allowed, Field(min_length=1, max_length=MAX_CITES))
+        sentence = create_model("SentenceAnswer", __base__=SentenceAnswer, cites=cites)
         key = (Literal[tuple(keys)], ...) if keys else (str, ...)  # type: ignore[valid-type]
         section = create_model(
             "SectionAnswer", __base__=SectionAnswer, key=key, sentences=(list[sentence], ...)
