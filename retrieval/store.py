@@ -488,6 +488,8 @@ class TraceStore:
         keys = list(dict.fromkeys([*vec_ids, *kw_ids]))
         got = self._pms.get(ids=keys, include=["metadatas"]) if keys else {"ids": [], "metadatas": []}
         docs = {key: load_postmortem(m) for key, m in zip(got["ids"], got["metadatas"], strict=True)}
+        for key, raw in self._pm_index.pending_records([k for k in keys if k not in docs]).items():
+            docs[key] = PostmortemDoc.model_validate_json(raw)  # stored, vector not written yet
         hits: list[PostmortemHit] = []
         seen: set[str] = set()
         fused, _ = _exact_first(rrf(vec_ids, kw_ids), self._pm_index, query, KeywordFilter(service=service))

@@ -434,3 +434,21 @@ def test_index_of_another_schema_version_is_dropped(tmp_path):
     reopened.add([KeywordRow(id="a", key="", body="refund")])
     assert reopened.search("refunds") == ["a"]
     reopened.close()
+
+
+def test_postmortems_are_found_by_keyword_before_their_vectors(make_store, monkeypatch):
+    store = make_store()
+    doc = _pm(
+        "pm-2024-031", "Checkout bot quoted expired coupons", "checkout-bot", [("Root cause", "COUPON_TTL_0")]
+    )
+
+    def down(**kwargs):
+        raise ConnectionError("server went away")
+
+    monkeypatch.setattr(store._pms, "upsert", down)
+    with pytest.raises(ConnectionError):
+        store.add_postmortems(doc)
+    monkeypatch.undo()
+    assert store.vectors_pending() == 1 and store._pms.count() == 0
+    assert [h.doc.id for h in store.search_postmortems("COUPON_TTL_0")] == ["pm-2024-031"]
+    assert store.embed_pending() == 1 and store._pms.count() == 1 and store.vectors_pending() == 0
