@@ -221,8 +221,11 @@ class TraceStore:
             filler = VectorFiller(kind(), self._embed_cached, batch_size)
             try:
                 result = add_records(kind(), items, batch_size, filler)
-            finally:
-                filler.finish(wait=wait)
+            except BaseException:
+                with contextlib.suppress(Exception):  # stopped (an error, Ctrl-C): the queue keeps the rest
+                    filler.finish(wait=False)
+                raise
+            filler.finish(wait=wait)
             return result
 
     def add_spans(self, spans: Iterable[Span], batch_size: int = 256, wait: bool = True) -> AddResult:
