@@ -132,7 +132,7 @@ class TraceStore:
             if path is not None:
                 path = Path(path)
                 path.mkdir(parents=True, exist_ok=True)
-                self._client = chromadb.PersistentClient(path=str(path))
+                self._open_embedded(path)
                 keyword_file = (keyword_dir or path) / f"{prefix}keyword.sqlite3"
             else:
                 parsed = urlparse(url if "://" in str(url) else f"http://{url}")
@@ -141,13 +141,13 @@ class TraceStore:
                     host=parsed.hostname or "127.0.0.1", port=parsed.port or (443 if ssl else 8000), ssl=ssl
                 )
                 self._client.heartbeat()
+                self._spans = self._collection(prefix + SPANS)
+                self._pms = self._collection(prefix + POSTMORTEMS)
                 if keyword_dir is None:
                     from platformdirs import user_data_dir
 
                     keyword_dir = Path(user_data_dir("postmortem")) / "keyword"
                 keyword_file = _keyword_file(keyword_dir, f"{url}/{prefix}" if prefix else str(url))
-            self._spans = self._collection(prefix + SPANS)
-            self._pms = self._collection(prefix + POSTMORTEMS)
         except (StoreUnavailable, EmbedderMismatch):
             raise
         except Exception as exc:  # chromadb raises many types for "cannot connect/open"
@@ -203,6 +203,21 @@ class TraceStore:
         """Hold this store's writer lock (across processes) for the block; every write takes it."""
         with self._lock.hold(on_wait=self.on_wait, on_stale=self._reopen):
             yield
+
+    def _open_embedded(self, path: Path) -> None:
+        """Open the folder's Chroma client and collections. Creating a store (or its collections) writes:
+        two processes creating one at once would race, so creation holds the writer lock."""
+        names = (self._prefix + SPANS, self._prefix + POSTMORTEMS)
+        client = None
+        if (path / "chroma.sqlite3").is_file():
+            client = chromadb.PersistentClient(path=str(path))
+            if set(names) <= {c.name for c in client.list_collections()}:
+                self._client = client
+                self._spans, self._pms = (self._collection(name) for name in names)
+                return
+        with WriterLock.for_path(path / "write.lock").hold(on_wait=self.on_wait):
+            self._client = client or chromadb.PersistentClient(path=str(path))
+            self._spans, self._pms = (self._collection(name) for name in names)
 
     def _reopen(self) -> None:
         """Another process wrote since this client read the vector index: drop the client's copy."""
