@@ -106,6 +106,8 @@ FIELD_LABELS: dict[str, str] = {
 }
 _FAMILY = {"genai": "genai", "genai-legacy": "genai", "otel": "genai"}
 _DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+# attributes holding every request parameter the application sent (so none there means none sent)
+_REQUEST_PARAMS = ("llm.invocation_parameters", "langfuse.observation.model.parameters")
 _EVENT_FIELDS = {
     "gen_ai.system.message": {"system_instructions"},
     "gen_ai.user.message": {"input"},
@@ -224,7 +226,33 @@ class Auditor:
         if self.service is not None and service != self.service:
             return
         checks = {name: check(span) for name, check in _SPAN_CHECKS.items()}
+        checks["request_params"] = any(k in span.attributes for k in _REQUEST_PARAMS)
         facts.llm.append((service, span.dialect or "otel", checks, span.span_id))
+
+    def _records_sampling(self) -> set[tuple[str, str]]:
+        """(service, family) pairs whose instrumentation records sampling settings on some LLM span."""
+        return {
+            (service, _FAMILY.get(dialect, dialect))
+            for facts in self._traces.values()
+            for service, dialect, checks, _ in facts.llm
+            if checks.get("sampling")
+        }
+
+    def _checks(self, trace_id: str, entry: tuple, records_sampling: set, notes: Counter[str]) -> dict:
+        """The entry's checks with log content joined, and 'sent no sampling parameters' told apart from an
+        instrumentation that records none: a span without sampling whose instrumentation records it
+        elsewhere (other spans of the family, or the request parameters it sent) used the provider's
+        defaults, which is not a telemetry gap."""
+        service, dialect, checks, span_id = entry
+        filled = self._content.get((trace_id, span_id), set())
+        checks = {k: (True if k in filled and v is not None else v) for k, v in checks.items()}
+        notes["logs:" + service] += bool(filled)
+        sent_params = checks.pop("request_params", False)
+        family_records = (service, _FAMILY.get(dialect, dialect)) in records_sampling
+        if checks.get("sampling") is False and (sent_params or family_records):
+            checks["sampling"] = None
+            notes["defaults:" + service] += 1
+        return checks
 
     def report(self, errors: Iterable[str] = ()) -> AuditReport:
         # counts per service, and per (service, instrumentation family) to aim the advice at the gap
@@ -232,12 +260,12 @@ class Auditor:
         applicable: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         traces: dict[str, set[str]] = defaultdict(set)
         dialects: dict[str, Counter[str]] = defaultdict(Counter)
-        from_logs: Counter[str] = Counter()
+        notes: Counter[str] = Counter()
+        records_sampling = self._records_sampling()
         for trace_id, facts in self._traces.items():
-            for service, dialect, checks, span_id in facts.llm:
-                filled = self._content.get((trace_id, span_id), set())
-                checks = {k: (True if k in filled and v is not None else v) for k, v in checks.items()}
-                from_logs[service] += bool(filled)
+            for entry in facts.llm:
+                service, dialect = entry[0], entry[1]
+                checks = self._checks(trace_id, entry, records_sampling, notes)
                 key = (service, _FAMILY.get(dialect, dialect))
                 traces[service].add(trace_id)
                 dialects[service][dialect] += 1
@@ -249,11 +277,7 @@ class Auditor:
         for name in sorted(traces):
             families = {f: (applicable[(s, f)], present[(s, f)]) for s, f in applicable if s == name}
             audit = _service_audit(name, len(traces[name]), dialects[name], families)
-            if from_logs[name]:
-                audit.notes.append(
-                    f"the content of {from_logs[name]} LLM spans came from OTLP log records (GenAI events) and "
-                    "was joined to them by span id: ingest the log files with the traces"
-                )
+            audit.notes = _notes(notes, name)
             services.append(audit)
         return AuditReport(
             services=services,
@@ -261,6 +285,22 @@ class Auditor:
             llm_spans=sum(sum(c.values()) for c in dialects.values()),
             errors=list(errors),
         )
+
+
+def _notes(notes: Counter[str], service: str) -> list[str]:
+    out = []
+    if notes["logs:" + service]:
+        out.append(
+            f"the content of {notes['logs:' + service]} LLM spans came from OTLP log records (GenAI events) and "
+            "was joined to them by span id: ingest the log files with the traces"
+        )
+    if notes["defaults:" + service]:
+        out.append(
+            f"{notes['defaults:' + service]} LLM calls sent no sampling parameters, so the provider's defaults "
+            "applied (not an instrumentation gap: the instrumentation records them when they are sent); pass "
+            "temperature / top_p explicitly to have them fixed and on record"
+        )
+    return out
 
 
 def _service_audit(

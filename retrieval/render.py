@@ -207,6 +207,20 @@ def excerpt(text: str, query: str = "", width: int = 160) -> str:
     return _window(flat, _find_term(flat, query) if query else -1, width)
 
 
+def _answer(span: Span) -> str:
+    """What the span answered, readable: the output messages' text, else the tool calls they make; a
+    retriever's raw output is left to its documents, and another raw output only when nothing else says it."""
+    texts = [m.content for m in span.output_messages if m.content]
+    if texts:
+        return "\n".join(texts)
+    calls = [c for m in span.output_messages for c in m.tool_calls]
+    if calls:
+        return "calls " + ", ".join(f"{c.name or 'tool'}({c.arguments or ''})" for c in calls)
+    if span.documents or (span.tool is not None and span.tool.result):
+        return ""
+    return span.output_value or ""
+
+
 def span_excerpt(span: Span, query: str = "", width: int = 160) -> str:
     """The most telling text of a span for a one-line listing, centred on a query term when one occurs."""
     parts = []
@@ -214,7 +228,7 @@ def span_excerpt(span: Span, query: str = "", width: int = 160) -> str:
         parts.append(span.status.message)
     if span.tool is not None and (span.tool.result or span.tool.arguments):
         parts.append(f"{span.tool.name or 'tool'}({span.tool.arguments or ''}) -> {span.tool.result or ''}")
-    parts += [span.user_text, span.output_text, span.retrieval_query or ""]
+    parts += [span.user_text, _answer(span), span.retrieval_query or ""]
     parts += [doc.content or "" for doc in span.documents[:3]]
     text = " ".join(" | ".join(p for p in parts if p).split()) or span.name
     if query:

@@ -221,6 +221,16 @@ class PostmortemDoc(_Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class Skipped(_Model):
+    """A file that was looked at and deliberately not read (not a trace or post-mortem): said, not an error."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: skipped ({self.reason})"
+
+
 class IngestError(_Model):
     """One bad record or file: reported in one line, never a traceback."""
 

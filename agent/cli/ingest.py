@@ -20,7 +20,7 @@ from rich.table import Table
 
 from agent.cli.common import EXIT_FAILURE, EXIT_USAGE, console, err_console, print_json
 from agent.errors import Failure, UserError
-from retrieval.trace import IngestError, PostmortemDoc, Span, SpanContent
+from retrieval.trace import IngestError, PostmortemDoc, Skipped, Span, SpanContent
 
 
 class IngestSummary(BaseModel):
@@ -83,6 +83,10 @@ class _Run:
                 f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True
             )
 
+    def skip(self, skipped: Skipped) -> None:
+        self.summary.skipped_files.append(str(skipped))
+        self.warn(str(skipped))
+
     def spans(self, files: list[Path]) -> Iterator[Span]:
         from retrieval.ingest import iter_file
 
@@ -100,6 +104,8 @@ class _Run:
                             self.warn(warning)
                         if span is not None:
                             yield self._span(span)
+                    elif isinstance(record, Skipped):
+                        self.skip(record)
                     elif isinstance(record, SpanContent):
                         self.contents.append(self._content(record))
                     elif isinstance(record, PostmortemDoc):
@@ -185,7 +191,7 @@ def summary_table(s: IngestSummary) -> Table:
             f"{s.content_spans_waiting} spans not ingested yet (their content waits for them)",
         )
     if s.skipped_files:
-        table.add_row("skipped files", "; ".join(s.skipped_files[:8]), style="yellow")
+        table.add_row("skipped files", f"{len(s.skipped_files)} (named above, with why)", style="yellow")
     if s.data_problems:
         table.add_row("data problems", _top(s.data_problems), style="yellow")
     if s.vectors_pending:
@@ -246,7 +252,8 @@ def register(app: typer.Typer) -> None:
 
         if fmt is not None and fmt not in FORMATS:
             raise UserError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-        files, problems = expand_paths(paths)
+        skipped: list[Skipped] = []
+        files, problems = expand_paths(paths, skipped)
         settings = get_settings()
         redactor = make_redactor(settings)
         store = open_store(settings)
@@ -264,6 +271,8 @@ def register(app: typer.Typer) -> None:
         run = _Run(fmt, service, redactor, progress)
         for problem in problems:
             run.error(str(problem))
+        for item in skipped:
+            run.skip(item)
         try:
             with progress:
                 summary = _store_all(store, run, files, batch_size, wait)

@@ -11,7 +11,7 @@ from rich.tree import Tree
 
 from agent.cli.common import console, print_json
 from agent.errors import UserError
-from retrieval.trace import Span
+from retrieval.trace import PromptTemplate, Span
 
 
 def _clip(text: str | None, limit: int | None) -> str:
@@ -31,6 +31,22 @@ def _label(span: Span) -> str:
     )
 
 
+def _template_lines(template: PromptTemplate, limit: int | None) -> list[str]:
+    """The template's id and version when recorded, its text and variables when recorded; never '?'."""
+    named = " ".join(
+        f"{label} {escape(value)}"
+        for label, value in (("id", template.id), ("version", template.version))
+        if value
+    )
+    lines = [f"prompt template {named}"] if named else []
+    if template.template:
+        lines.append(f"prompt template{' text' if named else ''}: {_clip(template.template, limit)}")
+    if template.variables:
+        shown = ", ".join(f"{k}={v}" for k, v in template.variables.items())
+        lines.append(f"template variables: {_clip(shown, limit)}")
+    return lines
+
+
 def span_fields(span: Span, limit: int | None = 300) -> list[str]:
     """One line per recorded field (rich markup); fields not recorded are left out."""
     lines: list[str] = []
@@ -45,10 +61,7 @@ def span_fields(span: Span, limit: int | None = 300) -> list[str]:
     if span.system_instructions:
         lines.append(f"system instructions: {_clip(span.system_instructions, limit)}")
     if span.prompt_template is not None:
-        template = span.prompt_template
-        lines.append(
-            f"prompt template {escape(template.id or '?')} version {escape(template.version or '?')}"
-        )
+        lines += _template_lines(span.prompt_template, limit)
     for side, messages in (("in", span.input_messages), ("out", span.output_messages)):
         for message in messages:
             text = f"{side} [bold]{escape(message.role)}[/]: {_clip(message.content, limit)}"

@@ -18,16 +18,26 @@ import yaml
 from retrieval.ingest.source import opened
 from retrieval.limits import MAX_RECORD_BYTES
 from retrieval.safe_yaml import load_yaml
-from retrieval.trace import IngestError, PostmortemDoc
+from retrieval.trace import IngestError, PostmortemDoc, Skipped
 
 MAX_CHUNK_CHARS = 2000
 _FENCE = re.compile(r"^(```|~~~)")
 _H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$")
 _H2 = re.compile(r"^##\s+(.+?)\s*#*\s*$")
 _KNOWN = {"id", "title", "date", "service", "layers", "primary_layer", "tags"}
+# Section headings of the usual post-mortem templates (Google SRE, Atlassian, PagerDuty, this project's own).
+# Without front matter, a Markdown file is a post-mortem only with MIN_SECTIONS of them: a README or notes
+# in an ingested folder are not stored as past incidents.
+_PM_SECTION = re.compile(
+    r"^(summary|(customer |user )?impact|root causes?|causes?|timeline|detection|resolution|mitigation|"
+    r"action items|follow[- ]?ups?|lessons( learned)?|contributing factors|triggers?|remediation|"
+    r"what (went wrong|went well|happened|we saw)|failure layers?|incident)\b",
+    re.IGNORECASE,
+)
+MIN_SECTIONS = 2
 
 
-def iter_markdown(path: Path) -> Iterator[PostmortemDoc | IngestError]:
+def iter_markdown(path: Path) -> Iterator[PostmortemDoc | IngestError | Skipped]:
     """The chunks of one post-mortem, or one IngestError naming the line of what is wrong."""
     try:
         with opened(path) as fp:
@@ -50,7 +60,26 @@ def iter_markdown(path: Path) -> Iterator[PostmortemDoc | IngestError]:
     if not body.strip():
         yield IngestError(path=str(path), location=None, message="post-mortem has no text")
         return
+    if not front and _pm_sections(body) < MIN_SECTIONS:
+        reason = (
+            "Markdown without front matter and without post-mortem sections (## Summary, ## Impact, "
+            "## Root cause, ## Timeline, ## Action items...): not stored as a past post-mortem"
+        )
+        yield Skipped(path=str(path), reason=reason)
+        return
     yield from _chunks(path, front, body, body_line)
+
+
+def _pm_sections(body: str) -> int:
+    """How many distinct `##` headings outside code fences name a post-mortem section."""
+    found: set[str] = set()
+    fenced = False
+    for line in body.split("\n"):
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and (h2 := _H2.match(line)) and (section := _PM_SECTION.match(h2.group(1))):
+            found.add(section.group(1).lower())
+    return len(found)
 
 
 def _read_at_most(fp: Any, limit: int) -> bytes:

@@ -6,9 +6,10 @@ import glob
 from collections.abc import Iterable
 from pathlib import Path
 
-from retrieval.trace import IngestError
+from retrieval.trace import IngestError, Skipped
 
 INGESTIBLE_SUFFIXES = {".json", ".jsonl", ".ndjson", ".md", ".markdown", ".mdx"}
+_NOT_READ = "not a format ingest reads: .json, .jsonl, .ndjson (optionally .gz) traces and .md post-mortems"
 
 
 def _ingestible(path: Path) -> bool:
@@ -16,9 +17,12 @@ def _ingestible(path: Path) -> bool:
     return bool(suffixes) and suffixes[-1] in INGESTIBLE_SUFFIXES
 
 
-def expand_paths(args: Iterable[str | Path]) -> tuple[list[Path], list[IngestError]]:
+def expand_paths(
+    args: Iterable[str | Path], skipped: list[Skipped] | None = None
+) -> tuple[list[Path], list[IngestError]]:
     """Files named, files under folders (ingestible suffixes, hidden ones skipped), glob matches; sorted,
-    without duplicates. A path that matches nothing is an IngestError naming it."""
+    without duplicates. A path that matches nothing is an IngestError naming it. `skipped`, when given,
+    receives the files found in folders that are not read (another format), each with why."""
     files: list[Path] = []
     errors: list[IngestError] = []
     seen: set[Path] = set()
@@ -35,13 +39,14 @@ def expand_paths(args: Iterable[str | Path]) -> tuple[list[Path], list[IngestErr
         if path.is_file():
             add(path)
         elif path.is_dir():
-            found = sorted(
+            visible = sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file()
-                and _ingestible(p)
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
+            found = [p for p in visible if _ingestible(p)]
+            if skipped is not None:
+                skipped.extend(Skipped(path=str(p), reason=_NOT_READ) for p in visible if not _ingestible(p))
             if not found:
                 errors.append(IngestError(path=text, message="folder holds no .json, .jsonl or .md files"))
             for p in found:
