@@ -1,7 +1,7 @@
 """Fuzzing the ingesters (issue 16): a few thousand malformed and adversarial files, derandomised so CI sees the
 same ones every run, each read by every reader. The contract, for every input:
 
-- nothing raises: each record is a Span, a PostmortemDoc or an IngestError;
+- nothing raises: each record is a Span, a PostmortemDoc, GenAI SpanContent, a Skipped file or an IngestError;
 - an IngestError is one line that starts with the file's path (and says where, when it can);
 - memory stays bounded (tracemalloc peak per file);
 - through `postmortem ingest`: exit 2 with one `error:` line per problem, and what was stored before is kept.
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retrieval.ingest import FORMATS, iter_file
-from retrieval.trace import IngestError, PostmortemDoc, Span
+from retrieval.trace import IngestError, PostmortemDoc, Skipped, Span, SpanContent
 from tests import hostile
 from tests.conftest import FIXTURES
 
@@ -165,7 +165,7 @@ def check_file(path: Path, fmt: str | None) -> list:
         tracemalloc.stop()
     assert peak < PEAK_BYTES, f"{peak >> 20} MB for {path.name}"
     for record in records:
-        assert isinstance(record, Span | PostmortemDoc | IngestError), type(record)
+        assert isinstance(record, Span | PostmortemDoc | SpanContent | Skipped | IngestError), type(record)
         if isinstance(record, IngestError):
             line = str(record)
             assert line.startswith(str(path)) and "\n" not in line and "Traceback" not in line, line

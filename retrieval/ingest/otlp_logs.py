@@ -111,7 +111,10 @@ def iter_otlp_logs_json(
             count += 1
             yield from _one(path, item[2], f"{path}#log {count}", f"log record {count}")
     except ijson.JSONError as exc:
-        yield IngestError(path=str(path), message=f"invalid JSON after log record {count} ({exc})")
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        truncated = "premature" in text.lower() or "incomplete" in text.lower()
+        problem = "truncated JSON" if truncated else f"invalid JSON ({text})"
+        yield IngestError(path=str(path), message=f"{problem} after log record {count}")
 
 
 def _target(prefix: str | None, event: str, _value: Any) -> str | None:
