@@ -46,7 +46,7 @@ def stale_world(samples):
     sample = samples[STALE]
     spans, docs, errors = read_case_traces(sample)
     assert errors == []
-    return sample, spans, case_facts(sample, spans, docs)
+    return sample, spans, case_facts(sample.incident, spans, docs)
 
 
 def _la(layer, role, evidence=()):
@@ -259,7 +259,7 @@ def facts_by_id(samples):
     out = {}
     for sample in samples.values():
         spans, docs, _ = read_case_traces(sample)
-        out[sample.id] = case_facts(sample, spans, docs)
+        out[sample.id] = case_facts(sample.incident, spans, docs)
     return out
 
 

@@ -7,20 +7,25 @@ shared, so no case sees another case's traces.
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from agent.models import Draft
+from agent.models import Draft, Incident
 from agent.settings import Settings
 from evals.harness.dataset import Sample
 from evals.harness.scorers import CaseFacts
 from retrieval.trace import IngestError, PostmortemDoc, Span
+
+# How agent.detectors.base reports a detector that raised (it logs and carries on without it).
+DETECTOR_LOGGER = "agent.detectors.base"
+DETECTOR_FAILED = "detector %s failed"
 
 
 class CaseRun(BaseModel):
@@ -68,12 +73,12 @@ def read_case_traces(sample: Sample) -> tuple[list[Span], list[PostmortemDoc], l
     return spans, docs, errors
 
 
-def case_facts(sample: Sample, spans: Sequence[Span], docs: Sequence[PostmortemDoc]) -> CaseFacts:
+def case_facts(incident: Incident, spans: Sequence[Span], docs: Sequence[PostmortemDoc]) -> CaseFacts:
     """What a citation of this case may resolve to, built from the ingested records (not from the agent)."""
     return CaseFacts(
         spans={s.span_id: s.trace_id for s in spans},
         documents={s.span_id: len(s.documents) for s in spans if s.documents},
-        reports=len(sample.incident.reports),
+        reports=len(incident.reports),
         postmortems={d.id for d in docs},
     )
 
@@ -113,37 +118,74 @@ class AgentSolver:
         self.workdir = workdir
 
     def __call__(self, sample: Sample) -> CaseRun:
+        try:
+            spans, docs, errors = read_case_traces(sample)
+        except Exception as exc:  # an unreadable case is scored as failed, like any other broken case
+            return CaseRun(case_id=sample.id, error=f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
+        run = self.solve(sample.id, sample.incident, spans, docs)
+        run.ingest_errors = errors
+        return run
+
+    def solve(
+        self, case_id: str, incident: Incident, spans: Sequence[Span], docs: Sequence[PostmortemDoc] = ()
+    ) -> CaseRun:
+        """Ingest these records into a fresh store and draft the incident (the robustness suite hands in
+        perturbed records). A detector that raises fails the case: its verdict would be silently partial."""
         from agent.api import draft_incident
         from retrieval.store import TraceStore
 
-        run = CaseRun(case_id=sample.id)
-        tmp = Path(tempfile.mkdtemp(prefix=f"eval-{sample.id[:40]}-", dir=self.workdir))
+        run = CaseRun(case_id=case_id)
+        tmp = Path(tempfile.mkdtemp(prefix=f"eval-{case_id[:40]}-", dir=self.workdir))
         store = None
         try:
             started = time.perf_counter()
-            spans, docs, run.ingest_errors = read_case_traces(sample)
             store = TraceStore(path=tmp / "chroma", embedder=self.embedder)
             if spans:
                 store.add_spans(spans)
             if docs:
                 store.add_postmortems(docs)
             run.spans = len(spans)
-            run.facts = case_facts(sample, spans, docs)
+            run.facts = case_facts(incident, spans, docs)
             run.ingest_s = round(time.perf_counter() - started, 4)
 
             settings = self.settings.model_copy(update={"home": tmp / "home"})
             started = time.perf_counter()
-            result = draft_incident(sample.incident, settings=settings, provider=self.provider, store=store)
+            with detector_failures() as failed:
+                result = draft_incident(incident, settings=settings, provider=self.provider, store=store)
             run.draft_s = round(time.perf_counter() - started, 4)
             run.draft = result.draft
             run.status = str(result.status)
             run.tokens_in, run.tokens_out, run.cost_usd = usage_figures(result.draft.usage)
+            if failed:
+                run.error = f"detector raised: {failed[0]}"[:300]
         except Exception as exc:  # one broken case must not stop the run; it is scored as failed
             run.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         finally:
             _close(store)
             shutil.rmtree(tmp, ignore_errors=True)
         return run
+
+
+@contextlib.contextmanager
+def detector_failures() -> Iterator[list[str]]:
+    """Collect the detectors that raised while drafting. The agent keeps going without them (right for a user);
+    an eval must not, or a crash reads as a quiet drop in a metric."""
+    failed: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg == DETECTOR_FAILED:
+                exc = record.exc_info[1] if record.exc_info else None
+                name = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+                failed.append(f"{name}: {type(exc).__name__}: {exc}" if exc else str(name))
+
+    handler = _Collect(level=logging.ERROR)
+    logger = logging.getLogger(DETECTOR_LOGGER)
+    logger.addHandler(handler)
+    try:
+        yield failed
+    finally:
+        logger.removeHandler(handler)
 
 
 def _close(store: Any) -> None:
