@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The demo keeps its store inside the checkout unless POSTMORTEM_HOME says otherwise.
 DEMO_HOME ?= $(CURDIR)/.postmortem/demo
 
-.PHONY: venv demo test lint fmt bench eval eval-multiagent clean help
+.PHONY: venv demo test lint fmt bench eval eval-multiagent robustness clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -45,12 +45,15 @@ fmt: $(STAMP)
 bench: $(STAMP)  ## run the benchmarks (slow, on demand)
 	$(BIN)/python -m benchmarks
 
-eval: $(STAMP)  ## offline eval on the dev and test splits
-	$(BIN)/postmortem eval --split dev
+eval: $(STAMP)  ## offline eval: dev (gated) and the sealed test split (reported only)
+	$(BIN)/postmortem eval --split dev --gate
 	$(BIN)/postmortem eval --split test
 
 eval-multiagent: $(STAMP)  ## multi-agent runs: agent and step accuracy beside the random and last-turn baselines
 	$(BIN)/python -m evals.harness.multiagent
+
+robustness: $(STAMP)  ## robustness suite on every dev case (CI runs a fixed subset in make test)
+	$(BIN)/postmortem eval --robustness
 
 clean:
 	rm -rf $(VENV) .postmortem build *.egg-info

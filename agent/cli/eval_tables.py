@@ -156,3 +156,55 @@ def metrics_table(report: EvalReport) -> Table:
         if any(v is not None for v in values):
             table.add_row(label, *(fmt(v) for v in values))
     return table
+
+
+def confusion_table(report: EvalReport) -> Table:
+    """The agent's primary layer against gold: rows gold, columns what the agent named."""
+    from agent.models import LAYERS
+
+    table = Table(title="agent confusion (gold rows, verdict columns)")
+    table.add_column("gold")
+    columns = [*LAYERS, "none"]
+    for column in columns:
+        table.add_column(column, justify="right")
+    for gold in LAYERS:
+        table.add_row(
+            gold, *(str(report.metrics["agent"].confusion.get(gold, {}).get(c, 0)) for c in columns)
+        )
+    return table
+
+
+def share_table(report: EvalReport) -> Table:
+    """Share of verdicts per layer beside the gold share; a layer named over 1.3x its gold share is flagged red."""
+    from agent.models import LAYERS
+
+    agent = report.metrics["agent"].calibration
+    table = Table(title="verdicts per layer beside gold")
+    table.add_column("layer")
+    table.add_column("gold", justify="right")
+    for system in report.metrics:
+        table.add_column(system, justify="right")
+    for layer in (*LAYERS, "none"):
+        cells = []
+        for metrics in report.metrics.values():
+            cal = metrics.calibration
+            value = fmt(cal.verdict_share.get(layer)) if cal else "-"
+            cells.append(f"[red]{value} over-named[/]" if cal and layer in cal.over_named else value)
+        table.add_row(layer, fmt(agent.gold_share.get(layer)) if agent else "-", *cells)
+    return table
+
+
+def reliability_table(report: EvalReport) -> Table | None:
+    """Stated confidence of the primary layer against how often it was right, with the Brier scores."""
+    agent = report.metrics["agent"]
+    cal = agent.calibration
+    if cal is None or not cal.reliability:
+        return None
+    table = Table(
+        title=f"calibration: Brier {fmt(agent.brier)} vs {fmt(agent.brier_prior)} for a constant prior (0 best)"
+    )
+    for header in ("stated confidence", "stands for", "cases", "primary right"):
+        table.add_column(header, justify="left" if header == "stated confidence" else "right")
+    for row in cal.reliability:
+        table.add_row(row.confidence, fmt(row.stated), str(row.cases), fmt(row.observed))
+    return table

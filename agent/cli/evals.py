@@ -71,7 +71,10 @@ class _Progress:
 def eval_main(
     ctx: typer.Context,
     split: Annotated[
-        SplitChoice, typer.Option("--split", help="Which cases: dev, test or all.")
+        SplitChoice,
+        typer.Option(
+            "--split", help="Which cases: dev (evals/cases), test (the sealed split, evals/sealed) or all."
+        ),
     ] = SplitChoice.dev,
     provider: Annotated[
         str | None,
@@ -81,7 +84,10 @@ def eval_main(
         str | None, typer.Option("--cases", help="Only cases whose id matches this glob.")
     ] = None,
     cases_dir: Annotated[
-        Path | None, typer.Option("--cases-dir", help="Folder of case folders (default: evals/cases).")
+        Path | None,
+        typer.Option(
+            "--cases-dir", help="A folder of case folders of your own, filtered by each case's split."
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Report folder (default: evals/reports/<timestamp>/).")
@@ -90,20 +96,51 @@ def eval_main(
         bool, typer.Option("--json", help="Print the JSON report instead of tables.")
     ] = False,
     gate: Annotated[
-        bool, typer.Option("--gate", help="Exit 1 if the agent falls below the figures in evals/gate.json.")
+        bool,
+        typer.Option(
+            "--gate", help="Exit 1 below the floors in evals/gate.json (dev, or --robustness --ci-subset)."
+        ),
     ] = False,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Embed every span again instead of reusing cached vectors.")
+    ] = False,
+    robustness: Annotated[
+        bool,
+        typer.Option(
+            "--robustness", help="Run the robustness suite: every dev case under every nuisance perturbation."
+        ),
+    ] = False,
+    ci_subset: Annotated[
+        bool, typer.Option("--ci-subset", help="With --robustness: only the fixed cases CI runs.")
     ] = False,
     record_gate: Annotated[
         str | None,
         typer.Option("--record-gate", metavar="REASON", help="Write this run's figures to evals/gate.json."),
     ] = None,
+    lower: Annotated[
+        bool, typer.Option("--lower", help="With --record-gate: allow floors to go down (needs --reason).")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why floors go down; kept in evals/gate.json.")
+    ] = None,
 ) -> None:
     """Run the eval (the default when no sub-command is given)."""
     if ctx.invoked_subcommand is not None:
         return
-    from evals.harness.workflow import EvalRequest, run_eval_workflow
+    if robustness:
+        if provider not in (None, "offline") or split != SplitChoice.dev:
+            raise UserError("--robustness runs the offline agent on dev cases (drop --provider and --split)")
+        from evals.robustness.run import RobustnessRequest
+
+        request = RobustnessRequest(
+            cases=cases, cases_dir=cases_dir, ci_subset=ci_subset, out=out, use_cache=not no_cache, gate=gate,
+            record_gate=record_gate, lower=lower, lower_reason=reason,
+        )  # fmt: skip
+        _robustness(request, json_out)
+        return
+    if ci_subset:
+        raise UserError("--ci-subset goes with --robustness")
+    from evals.harness.workflow import EvalRequest, NothingToScore, run_eval_workflow
 
     request = EvalRequest(
         split=split.value,
@@ -114,23 +151,73 @@ def eval_main(
         use_cache=not no_cache,
         gate=gate,
         record_gate=record_gate,
+        lower=lower,
+        lower_reason=reason,
     )
     progress = _Progress(request)
-    outcome = run_eval_workflow(request, progress=progress, announce=progress.start)
+    try:
+        outcome = run_eval_workflow(request, progress=progress, announce=progress.start)
+    except NothingToScore as exc:
+        err_console.print(str(exc), highlight=False)
+        return
     if json_out:
         print_json(outcome.report)
     else:
-        from agent.cli.eval_tables import metrics_table, print_cases
+        _print_report(outcome.report, outcome.written)
+    _gate_result(outcome.gate_recorded, outcome.gate_problems)
 
-        print_cases(outcome.report, console)
-        console.print(metrics_table(outcome.report))
+
+def _print_report(report, written) -> None:  # noqa: ANN001
+    from agent.cli.eval_tables import (
+        confusion_table,
+        metrics_table,
+        print_cases,
+        reliability_table,
+        share_table,
+    )
+
+    print_cases(report, console)
+    console.print(metrics_table(report))
+    console.print(confusion_table(report))
+    console.print(share_table(report))
+    reliability = reliability_table(report)
+    if reliability is not None:
+        console.print(reliability)
+    console.print(f"wrote {', '.join(str(p) for p in written.values())}", highlight=False)
+
+
+def _gate_result(recorded: Path | None, problems: list[str] | None, what: str = "") -> None:
+    if recorded is not None:
+        err_console.print(f"recorded the gate figures in {recorded}")
+    if problems is not None:
+        if problems:
+            raise Failure(f"regression gate{what}: " + "; ".join(problems))
+        err_console.print(f"regression gate{what}: holds")
+
+
+def _robustness(request, json_out: bool) -> None:  # noqa: ANN001
+    """`postmortem eval --robustness`: the suite, its tables, and its gate."""
+    from evals.robustness.run import run_robustness_workflow
+    from evals.robustness.tables import render_robustness
+
+    def announce(total: int) -> None:
+        err_console.print(
+            f"robustness: {total} dev cases, each unperturbed and under 8 perturbations, offline"
+        )
+
+    def progress(o) -> None:  # noqa: ANN001
+        mark = "!" if o.verdict.error else ("=" if o.stays else "≠")
+        err_console.print(
+            f"  {mark} {o.case_id}  {o.perturbation}", highlight=False, markup=False, no_wrap=True
+        )
+
+    outcome = run_robustness_workflow(request, progress=progress, announce=announce)
+    if json_out:
+        print_json(outcome.report)
+    else:
+        console.print(render_robustness(outcome.report), highlight=False, markup=False, soft_wrap=True)
         console.print(f"wrote {', '.join(str(p) for p in outcome.written.values())}", highlight=False)
-    if outcome.gate_recorded is not None:
-        err_console.print(f"recorded the gate figures in {outcome.gate_recorded}")
-    if outcome.gate_problems is not None:
-        if outcome.gate_problems:
-            raise Failure("regression gate: " + "; ".join(outcome.gate_problems))
-        err_console.print("regression gate: holds")
+    _gate_result(outcome.gate_recorded, outcome.gate_problems, " (robustness)")
 
 
 @eval_app.command("compare")

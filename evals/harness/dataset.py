@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from agent.models import Incident, Layer
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
+# The sealed test split: scored and reported, never opened, debugged or tuned on, never gated on.
+SEALED_DIR = Path(__file__).resolve().parent.parent / "sealed"
 Split = Literal["dev", "test"]
 SplitFilter = Literal["dev", "test", "all"]
 # What the solver ingests from a case folder: traces/ (and past post-mortems, in traces/ or postmortems/).
@@ -125,4 +127,38 @@ def load_samples(
         if split != "all" and sample.split != split:
             continue
         samples.append(sample)
+    return samples
+
+
+def load_split(
+    split: SplitFilter,
+    *,
+    cases_dir: Path | None = None,
+    sealed_dir: Path | None = None,
+    pattern: str | None = None,
+) -> list[Sample]:
+    """The cases of a split. By default dev comes from evals/cases/ and test from the sealed folder evals/sealed/
+    (missing or empty: no test cases, not an error); all = both. A case in the sealed folder must say
+    `split: test`, one in the dev folder `split: dev`. With `cases_dir` (a folder of one's own, e.g. fixtures) that
+    folder is read alone and filtered by each case's `split`."""
+    if cases_dir is not None and sealed_dir is None:
+        return load_samples(cases_dir, split=split, pattern=pattern)
+    out: list[Sample] = []
+    if split in ("dev", "all"):
+        root = cases_dir or CASES_DIR
+        out += _only(load_samples(root, pattern=pattern), "dev", root)
+    if split in ("test", "all"):
+        sealed = sealed_dir or SEALED_DIR
+        if sealed.is_dir():
+            out += _only(load_samples(sealed, pattern=pattern), "test", sealed)
+    return out
+
+
+def _only(samples: list[Sample], split: Split, root: Path) -> list[Sample]:
+    for sample in samples:
+        if sample.split != split:
+            where = sample.path / "case.yaml" if sample.path else root
+            raise CaseError(
+                f"{where}: split: {sample.split}, but the cases under {root} are the {split} split"
+            )
     return samples

@@ -50,6 +50,36 @@ def confusion_table(report: EvalReport) -> list[str]:
     return _table(["gold \\ agent", *columns], rows)
 
 
+def share_table(report: EvalReport) -> list[str]:
+    """Share of verdicts per layer beside the gold share, for every system; a layer named far more often than
+    gold names it is flagged (a bias, not luck)."""
+    rows = []
+    for layer in (*LAYERS, "none"):
+        gold = (
+            report.metrics["agent"].calibration.gold_share.get(layer)
+            if report.metrics["agent"].calibration
+            else None
+        )
+        cells = [layer, fmt(gold)]
+        for metrics in report.metrics.values():
+            cal = metrics.calibration
+            if cal is None:
+                cells.append("-")
+                continue
+            flag = " (over-named)" if layer in cal.over_named else ""
+            cells.append(fmt(cal.verdict_share.get(layer)) + flag)
+        rows.append(cells)
+    return _table(["layer", "gold share", *(f"{s} share" for s in report.metrics)], rows)
+
+
+def reliability_table(report: EvalReport) -> list[str]:
+    cal = report.metrics["agent"].calibration
+    if cal is None or not cal.reliability:
+        return []
+    rows = [[r.confidence, fmt(r.stated), str(r.cases), fmt(r.observed)] for r in cal.reliability]
+    return _table(["stated confidence", "stands for", "cases", "primary right"], rows)
+
+
 def _mark(ok: bool | None) -> str:
     return "-" if ok is None else ("yes" if ok else "no")
 
@@ -103,6 +133,18 @@ def render_markdown(report: EvalReport, *, chart: str | None = None) -> str:
     if chart:
         lines += [f"![per-layer F1]({chart})", ""]
     lines += ["## Agent confusion (gold rows, predicted columns)", "", *confusion_table(report), ""]
+    lines += ["## Verdicts per layer beside gold", "", *share_table(report), ""]
+    reliability = reliability_table(report)
+    if reliability:
+        lines += [
+            "## Calibration of the stated confidence (agent)",
+            "",
+            f"Brier score of the primary layer {fmt(agent.brier)} against {fmt(agent.brier_prior)} for a constant "
+            "prior at the gold shares (multi-class, 0 best; `evals/harness/calibration.py`).",
+            "",
+            *reliability,
+            "",
+        ]
     lines += ["## Cases", "", *_table(CASE_HEADER, [case_row(c) for c in report.cases]), ""]
     failed = [c for c in report.cases if c.error or c.ingest_errors or c.agent.invalid_citations]
     if failed:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from agent.models import LAYERS
+from evals.harness.calibration import Calibration, calibrate
 from evals.harness.scorers import CaseScore
 
 
@@ -47,6 +48,11 @@ class Metrics(BaseModel):
     tokens_mean: float | None = None
     cost_total_usd: float | None = None
     judge_mean: float | None = None
+    brier: float | None = None  # multi-class Brier of the stated primary confidence (see calibration.py)
+    brier_prior: float | None = None  # the same for a constant prior at the gold layer shares
+    calibration: Calibration | None = (
+        None  # layer shares beside gold; Brier and reliability when confidence is stated
+    )
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -115,6 +121,7 @@ def compute_metrics(
     costs: Sequence[float | None] = (),
     judge: Sequence[float | None] = (),
     errors: int = 0,
+    states_confidence: bool = False,
 ) -> Metrics:
     """Aggregate per-case scores; evidence metrics stay None when no case was scored on them."""
     n = len(scores)
@@ -126,6 +133,12 @@ def compute_metrics(
         errors=errors,
     )
     metrics.contributing_macro_f1, metrics.contributing_per_layer = contributing_f1(scores)
+    metrics.calibration = calibrate(
+        [s.primary_gold for s in scores],
+        [s.primary_pred for s in scores],
+        [s.primary_confidence for s in scores] if states_confidence else None,
+    )
+    metrics.brier, metrics.brier_prior = metrics.calibration.brier, metrics.calibration.brier_prior
 
     metrics.key_evidence_recall = _mean([s.key_recall for s in scores])
     metrics.key_evidence_precision = _mean([s.key_precision for s in scores])
@@ -174,6 +187,8 @@ METRIC_ROWS: tuple[tuple[str, str, bool], ...] = (
     ("decisive_in_trace", "decisive span in gold trace", True),
     ("section_completeness", "section completeness", True),
     ("complete_drafts", "drafts with every section", True),
+    ("brier", "Brier score, primary (0 best)", False),
+    ("brier_prior", "Brier, constant prior", False),
     ("latency_p50_s", "latency p50 (s)", False),
     ("latency_mean_s", "latency mean (s)", False),
     ("tokens_mean", "tokens per draft", False),

@@ -140,6 +140,7 @@ def build_report(
             costs=[r.cost_usd for r in ok],
             judge=[r.judge for r in records],
             errors=len(records) - len(ok),
+            states_confidence=True,
         ),
         "majority": compute_metrics([r.majority for r in records]),
         "keyword": compute_metrics([r.keyword for r in records]),

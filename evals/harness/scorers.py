@@ -47,6 +47,7 @@ class CaseScore(BaseModel):
     primary_pred: Layer | None = None
     primary_gold: Layer
     primary_correct: bool
+    primary_confidence: str | None = None  # the draft's stated confidence in its primary layer
     contributing_pred: list[Layer] = Field(default_factory=list)
     contributing_gold: list[Layer] = Field(default_factory=list)
     key_recall: float | None = None
@@ -113,6 +114,11 @@ def score_draft(draft: Draft, gold: Gold, facts: CaseFacts) -> CaseScore:
     """All scores of one agent draft."""
     score = score_layers(
         LayerPrediction(primary=draft.classification.primary, contributing=contributing_layers(draft)), gold
+    )
+    primary = draft.classification.primary
+    score.primary_confidence = next(
+        (a.confidence for a in draft.classification.layers if primary is not None and a.layer == primary),
+        None,
     )
     known = {e.id for e in draft.evidence}
     cites = cited_ids(draft)

@@ -19,9 +19,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.errors import Failure, UserError
 from agent.settings import Settings, get_settings
 from evals.harness.baselines import MajorityBaseline
-from evals.harness.dataset import CaseError, Sample, load_samples
+from evals.harness.dataset import CaseError, Sample, load_split
 from evals.harness.embedcache import CachedEmbedder
-from evals.harness.gate import Gate, GateError, check_gate, gate_from_metrics, load_gate, write_gate
+from evals.harness.gate import (
+    Gate,
+    GateError,
+    LoweringRefused,
+    check_gate,
+    gate_from_metrics,
+    load_gate,
+    record,
+    write_gate,
+)
 from evals.harness.report import EvalReport, build_report, git_commit, write_report
 from evals.harness.runner import AgentSolver, CaseRun, ProgressFn, run_eval
 
@@ -31,14 +40,16 @@ Split = Literal["dev", "test", "all"]
 class EvalRequest(BaseModel):
     """What to evaluate and where to write it (the options of `postmortem eval`)."""
 
-    split: Split = "dev"
+    split: Split = "dev"  # dev: evals/cases; test: the sealed split, evals/sealed; all: both
     provider: str | None = None  # None or "offline": the offline agent
     cases: str | None = None  # glob on the case id
-    cases_dir: Path | None = None  # default evals/cases
+    cases_dir: Path | None = None  # a folder of one's own, filtered by each case's split
     out: Path | None = None  # default evals/reports/<timestamp>/
     use_cache: bool = True  # reuse cached span vectors
     gate: bool = False  # hold the agent to the figures in evals/gate.json
     record_gate: str | None = None  # the reason, when this run's figures become the gate
+    lower: bool = False  # allow the recording to lower floors (needs lower_reason)
+    lower_reason: str | None = None  # why floors go down; kept in evals/gate.json
     workdir: Path | None = None  # where the per-case stores go (default: the system tmp)
 
     @property
@@ -59,6 +70,10 @@ class EvalOutcome(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+class NothingToScore(Exception):
+    """The sealed test split has no cases yet: nothing to score (not an error)."""
+
+
 def eval_embedder(settings: Settings) -> Any:
     """The embedder the eval uses (a seam: tests hand in the session's embedder)."""
     from agent.store_factory import make_embedder
@@ -72,11 +87,16 @@ def vector_cache_path(settings: Settings) -> Path:
 
 
 def check_request(request: EvalRequest) -> Gate | None:
-    """Refuse a request that cannot mean anything; the recorded gate when `request.gate`."""
-    if request.record_gate is not None and (
-        request.provider_name or request.split != "test" or request.cases
+    """Refuse a request that cannot mean anything; the recorded dev gate when `request.gate`."""
+    if (request.lower or request.lower_reason) and request.record_gate is None:
+        raise UserError("--lower and --reason go with --record-gate")
+    if (request.record_gate is not None or request.gate) and (
+        request.provider_name or request.split != "dev" or request.cases or request.cases_dir
     ):
-        raise UserError("--record-gate records the offline agent on the whole test split only (--split test)")
+        raise UserError(
+            "--gate and --record-gate hold the offline agent on the whole dev split (--split dev); the sealed "
+            "test split is reported, never gated on"
+        )
     if request.provider_name:
         from agent.providers.registry import PROVIDER_NAMES
 
@@ -87,25 +107,22 @@ def check_request(request: EvalRequest) -> Gate | None:
     if not request.gate:
         return None
     try:
-        recorded = load_gate()
+        return load_gate().dev
     except GateError as exc:
         raise UserError(str(exc)) from None
-    if recorded.split != request.split or request.cases or request.provider_name:
-        raise UserError(
-            f"--gate holds the offline agent on the whole {recorded.split} split: use --split {recorded.split}"
-        )
-    return recorded
 
 
 def load_cases(request: EvalRequest, notes: list[str]) -> tuple[list[Sample], MajorityBaseline]:
-    """The cases to evaluate and the majority baseline fitted on the dev split."""
+    """The cases to evaluate and the majority baseline fitted on the dev split. The sealed test split may be
+    empty (nothing to score yet): that is an empty list, not an error."""
     try:
-        samples = load_samples(request.cases_dir, split=request.split, pattern=request.cases)
-        dev = load_samples(request.cases_dir, split="dev")
+        samples = load_split(request.split, cases_dir=request.cases_dir, pattern=request.cases)
+        dev = load_split("dev", cases_dir=request.cases_dir)
     except CaseError as exc:
         raise UserError(str(exc)) from None
-    if not samples:
-        where = request.cases_dir or "evals/cases"
+    sealed_empty = request.split == "test" and not request.cases_dir and not request.cases
+    if not samples and not sealed_empty:
+        where = request.cases_dir or ("evals/sealed" if request.split == "test" else "evals/cases")
         raise UserError(
             f"{where}: no cases match split {request.split!r}"
             + (f" and --cases {request.cases!r}" if request.cases else "")
@@ -183,6 +200,8 @@ def run_eval_workflow(
     recorded = check_request(request)
     notes: list[str] = []
     samples, majority = load_cases(request, notes)
+    if not samples:
+        raise NothingToScore("evals/sealed: no sealed test cases yet; nothing to score")
     settings = settings or get_settings()
     started = time.perf_counter()
     embedder = embedder if embedder is not None else eval_embedder(settings)
@@ -209,10 +228,19 @@ def run_eval_workflow(
         raise Failure(f"cannot write the report under {out}: {exc}") from None
     outcome = EvalOutcome(report=report, runs=runs, written=written, notes=notes)
     if request.record_gate is not None:
-        figures = gate_from_metrics(
-            report.metrics["agent"], split="test", commit=git_commit(), reason=request.record_gate
-        )
-        outcome.gate_recorded = write_gate(figures)
+        outcome.gate_recorded = record_dev_gate(report, request)
     if recorded is not None:
         outcome.gate_problems = check_gate(report.metrics["agent"], recorded)
     return outcome
+
+
+def record_dev_gate(report: EvalReport, request: EvalRequest) -> Path:
+    """Write this run's dev figures to evals/gate.json; lowering a floor needs `lower` with a reason."""
+    figures = gate_from_metrics(
+        report.metrics["agent"], split="dev", commit=git_commit(), reason=request.record_gate or ""
+    )
+    try:
+        current = load_gate()
+        return write_gate(record(current, dev=figures, lower=request.lower, reason=request.lower_reason))
+    except (GateError, LoweringRefused) as exc:
+        raise UserError(str(exc)) from None

@@ -212,8 +212,9 @@ def rewrite(spans: list[Span], dialect: str, workdir: Path | None = None) -> tup
     with tempfile.TemporaryDirectory(prefix="robust-dialect-", dir=workdir) as tmp:
         for path in write_traces(neutral, Path(tmp), dialect, "jsonl", versions, workflows=workflows):
             for record in iter_file(path):
-                if isinstance(record, Span):
-                    out.append(record)
+                if isinstance(record, Span):  # where it came from, without the temporary folder
+                    where = (record.source or "").replace(tmp, "").lstrip("/\\")
+                    out.append(record.model_copy(update={"source": f"robustness:{dialect}:{where}"}))
                 elif isinstance(record, IngestError):
                     errors.append(str(record))
     return out, errors

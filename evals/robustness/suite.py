@@ -71,6 +71,12 @@ class RobustnessReport(BaseModel):
     def overall(self) -> dict[str, float | None]:
         return {k: self.share(self.outcomes, k) for k in ("primary_same", "decisive_same", "stays")}
 
+    def gate_figures(self) -> dict[str, float | None]:
+        """What the gate holds: the overall shares, and the share that stays under each perturbation."""
+        figures = self.overall()
+        figures |= {f"stays:{name}": shares["stays"] for name, shares in self.by_perturbation().items()}
+        return figures
+
     def table(self, what: str = "stays") -> dict[str, dict[str, float | None]]:
         """family -> perturbation -> share of cases whose verdict stays."""
         families = sorted({o.family for o in self.outcomes})
