@@ -182,11 +182,9 @@ def record(
         out.dev = dev
     if robustness is not None:
         old = current.robustness or RobustnessGate()
-        weaker = (
-            lowered(old.min, robustness.min, {}, {}) if old.cases == robustness.cases or not old.cases else {}
-        )
-        if old.cases and old.cases != robustness.cases:
-            weaker = {"case list": [float(len(old.cases)), float(len(robustness.cases))]}
+        weaker = lowered(old.min, robustness.min, {}, {})
+        if old.cases and old.cases != robustness.cases:  # figures on other cases are not comparable
+            weaker["cases"] = [float(len(old.cases)), float(len(robustness.cases))]
         changes.append(("robustness", weaker))
         out.robustness = robustness
     weakened = [(section, c) for section, c in changes if c]
