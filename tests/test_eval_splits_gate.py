@@ -125,7 +125,9 @@ def test_brier_and_reliability_by_hand():
     assert cal.brier_prior == pytest.approx((0.375 * 2 + 0.875 + 0.875) / 4, abs=1e-4)
     # two right at "likely" (0.12 each), one wrong at "confirmed" (1.7467), one unnamed (0.75): the confident miss
     # costs more than the constant prior saves
-    assert cal.brier == pytest.approx((0.12 * 2 + 1.7467 + 0.75) / 4, abs=1e-4) and cal.brier > cal.brier_prior
+    assert (
+        cal.brier == pytest.approx((0.12 * 2 + 1.7467 + 0.75) / 4, abs=1e-4) and cal.brier > cal.brier_prior
+    )
 
 
 def test_baselines_get_shares_but_no_brier():
