@@ -12,6 +12,7 @@ from evals.harness.dataset import CASES_DIR, load_samples
 from evals.robustness.model import CaseTraces, root_of, trace_start, traces_of
 from evals.robustness.perturb import HARMLESS_EDITS, KNOBS, PERTURBATIONS, UNRELATED_TOOL, apply
 from evals.robustness.suite import CI_CASES, Outcome, RobustnessReport, Verdict, case_traces
+from evals.robustness.tables import render_robustness
 
 CASES = ("notification-summaries-conflate-headlines", "image-rewriter-distorts-historical-requests")
 
@@ -160,9 +161,9 @@ def test_time_shift_moves_everything_by_whole_weeks(case):
 
 
 def test_report_shares_and_table():
-    def out(case, fam, name, same_p, same_d):
-        return Outcome(case_id=case, family=fam, perturbation=name, verdict=Verdict(primary="data"),
-                       primary_same=same_p, decisive_same=same_d)  # fmt: skip
+    def out(case, layer, name, same_p, same_d):
+        return Outcome(case_id=case, family="generated", layer=layer, perturbation=name,
+                       verdict=Verdict(primary="data"), primary_same=same_p, decisive_same=same_d)  # fmt: skip
 
     report = RobustnessReport(
         cases=2,
@@ -175,7 +176,10 @@ def test_report_shares_and_table():
         ],  # fmt: skip
     )
     assert report.overall() == {"primary_same": 0.75, "decisive_same": 0.5, "stays": 0.5}
-    assert report.table() == {"data": {"a": 1.0, "b": 0.0}, "model": {"a": 0.0, "b": 1.0}}
+    assert report.table(by="layer") == {"data": {"a": 1.0, "b": 0.0}, "model": {"a": 0.0, "b": 1.0}}
+    assert report.table() == {"generated": {"a": 0.5, "b": 0.5}}
+    text = render_robustness(report)
+    assert "generated (2)" in text and "data (1)" in text and "overall: primary layer stays 0.75" in text
     assert report.gate_figures()["stays:b"] == 0.5
 
 

@@ -191,7 +191,7 @@ def test_cli_sealed_split_robustness_and_gate_rules(tmp_home, tmp_path, monkeypa
     args = ["eval", "--robustness", "--cases-dir", str(FIXTURES), "--out", str(out)]
     result = cli.invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "overall: primary layer stays" in result.stdout and "data (1)" in result.stdout
+    assert "overall: primary layer stays" in result.stdout and "generated (1)" in result.stdout
     report = json.loads((out / "robustness.json").read_text())
     assert report["cases"] == 1 and len(report["outcomes"]) == 8
     assert report["base"]["fx-stale-refund-policy"]["error"] is None

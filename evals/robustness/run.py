@@ -43,6 +43,8 @@ def write_robustness(report: RobustnessReport, out: Path) -> dict[str, Path]:
         "",
         render_markdown(report),
         "",
+        render_markdown(report, by="layer"),
+        "",
         "## Runs whose verdict moved",
         "",
         "| case | perturbation | before | after | decisive span |",

@@ -41,7 +41,8 @@ class Verdict(BaseModel):
 
 class Outcome(BaseModel):
     case_id: str
-    family: str
+    family: str  # the case family (a case's `family:` tag; the generated set has none)
+    layer: str  # its gold primary layer
     perturbation: str
     verdict: Verdict
     primary_same: bool
@@ -82,24 +83,26 @@ class RobustnessReport(BaseModel):
         figures |= {f"stays:{name}": shares["stays"] for name, shares in self.by_perturbation().items()}
         return figures
 
-    def table(self, what: str = "stays") -> dict[str, dict[str, float | None]]:
-        """family -> perturbation -> share of cases whose verdict stays."""
-        families = sorted({o.family for o in self.outcomes})
+    def table(self, what: str = "stays", by: str = "family") -> dict[str, dict[str, float | None]]:
+        """row (case family, or gold layer with by="layer") -> perturbation -> share of runs whose verdict stays."""
+        rows = sorted({getattr(o, by) for o in self.outcomes})
         return {
-            fam: {
+            row: {
                 name: self.share(
-                    [o for o in self.outcomes if o.family == fam and o.perturbation == name], what
+                    [o for o in self.outcomes if getattr(o, by) == row and o.perturbation == name], what
                 )
                 for name in self.perturbations
             }
-            for fam in families
+            for row in rows
         }
 
 
+GENERATED_FAMILY = "generated"
+
+
 def family_of(sample: Sample) -> str:
-    """The case family a row of the table stands for: the gold primary layer (every family has cases of each
-    layer, so the table shows which kind of cause a nuisance moves)."""
-    return sample.gold.primary
+    """The case family: its `family:NAME` tag, else the generated set of evals/generator."""
+    return next((t.split(":", 1)[1] for t in sample.tags if t.startswith("family:")), GENERATED_FAMILY)
 
 
 def verdict_of(run: CaseRun) -> Verdict:
@@ -153,6 +156,7 @@ def run_suite(
             outcome = Outcome(
                 case_id=sample.id,
                 family=family_of(sample),
+                layer=sample.gold.primary,
                 perturbation=name,
                 verdict=verdict,
                 primary_same=ok and verdict.primary == base.primary,

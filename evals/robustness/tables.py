@@ -10,14 +10,19 @@ def _cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def table_rows(report: RobustnessReport, what: str = "stays") -> tuple[list[str], list[list[str]]]:
-    """Header and rows: one row per case family (gold primary layer), then all families; one column per
-    perturbation, then all perturbations."""
-    header = ["family (cases)", *(LABELS.get(p, p) for p in report.perturbations), "all"]
+def table_rows(
+    report: RobustnessReport, what: str = "stays", by: str = "family"
+) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: one row per case family (or gold layer), then all cases; one column per perturbation,
+    then all perturbations."""
+    header = [
+        f"{'family' if by == 'family' else 'gold layer'} (cases)",
+        *(LABELS.get(p, p) for p in report.perturbations),
+        "all",
+    ]
     rows: list[list[str]] = []
-    by_family = report.table(what)
-    for family, cells in by_family.items():
-        mine = [o for o in report.outcomes if o.family == family]
+    for family, cells in report.table(what, by).items():
+        mine = [o for o in report.outcomes if getattr(o, by) == family]
         n = len({o.case_id for o in mine})
         rows.append(
             [
@@ -37,23 +42,26 @@ def table_rows(report: RobustnessReport, what: str = "stays") -> tuple[list[str]
     return header, rows
 
 
-def render_robustness(report: RobustnessReport) -> str:
-    """Fixed-width text: the table of verdicts that stay, and the overall shares."""
-    header, rows = table_rows(report)
+def _fixed(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [header, *rows]
+    ]
+
+
+def render_robustness(report: RobustnessReport) -> str:
+    """Fixed-width text: the share of runs whose verdict stays, case family x perturbation and gold layer x
+    perturbation, and the overall shares."""
     lines = [
         f"robustness: share of runs whose primary layer and decisive span stay ({report.cases} cases x "
         f"{len(report.perturbations)} perturbations, {report.wall_s:.0f} s)",
-        "  ".join(
-            h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True))
-        ),
+        *_fixed(*table_rows(report)),
+        "",
+        *_fixed(*table_rows(report, by="layer")),
     ]
-    for row in rows:
-        lines.append(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
     overall = report.overall()
     lines.append(
         f"overall: primary layer stays {_cell(overall['primary_same'])}, decisive span stays "
@@ -68,8 +76,8 @@ def render_robustness(report: RobustnessReport) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(report: RobustnessReport) -> str:
-    header, rows = table_rows(report)
+def render_markdown(report: RobustnessReport, by: str = "family") -> str:
+    header, rows = table_rows(report, by=by)
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out)
