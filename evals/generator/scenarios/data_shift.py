@@ -95,7 +95,7 @@ def home_offers() -> CaseSpec:
     ]
     return CaseSpec(
         id="home-offers-priced-on-frozen-comps",
-        split="test",
+        split="dev",
         difficulty="hard",
         tags=["stale-upstream-data", "market-shift", "real-estate", "agent"],
         dialect="langfuse",
@@ -420,7 +420,7 @@ def drive_thru() -> CaseSpec:
         item.cause = "asr"
     return CaseSpec(
         id="drive-thru-orders-garbled-at-pilot-stores",
-        split="test",
+        split="dev",
         difficulty="medium",
         tags=["distribution-shift", "upstream-asr", "voice", "restaurants"],
         dialect="otlp-genai-legacy",

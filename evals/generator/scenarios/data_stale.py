@@ -399,7 +399,7 @@ def private_repo_index() -> CaseSpec:
     ]
     return CaseSpec(
         id="private-repo-code-in-answers",
-        split="test",
+        split="dev",
         difficulty="medium",
         tags=["stale-retrieval", "access-control", "coding-assistant", "rag"],
         dialect="openinference",

@@ -133,7 +133,7 @@ def satirical_source() -> CaseSpec:
     ]
     return CaseSpec(
         id="answer-box-repeats-satirical-forum-posts",
-        split="test",
+        split="dev",
         difficulty="medium",
         tags=["bad-upstream-data", "source-quality", "search", "rag"],
         dialect="openllmetry",
@@ -316,7 +316,7 @@ def region_metadata() -> CaseSpec:
     ]
     return CaseSpec(
         id="tax-assistant-quotes-scottish-rates",
-        split="test",
+        split="dev",
         difficulty="medium",
         tags=["wrong-context", "metadata", "finance", "rag"],
         dialect="otlp-genai",
@@ -612,7 +612,7 @@ def poisoned_tips() -> CaseSpec:
     ]
     return CaseSpec(
         id="garden-helper-repeats-poisoned-tips",
-        split="test",
+        split="dev",
         difficulty="hard",
         tags=["data-poisoning", "user-generated-content", "safety", "rag"],
         dialect="langfuse",

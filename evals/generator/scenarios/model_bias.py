@@ -295,7 +295,7 @@ def credit_limits() -> CaseSpec:
     ]
     return CaseSpec(
         id="credit-limit-disparity-by-gender",
-        split="test",
+        split="dev",
         difficulty="hard",
         tags=["bias", "disparate-outcomes", "lending", "agent"],
         dialect="openinference",
@@ -412,7 +412,7 @@ def companion_finetune() -> CaseSpec:
     onset = ts("2025-02-18T20:14:00Z")
     return CaseSpec(
         id="companion-bot-stereotypes-after-finetune",
-        split="test",
+        split="dev",
         difficulty="medium",
         tags=["toxicity", "fine-tuned-model", "companion", "bias"],
         dialect="otlp-genai-legacy",

@@ -457,7 +457,7 @@ def research_citations() -> CaseSpec:
     onset = ts("2025-06-17T10:02:00Z")
     return CaseSpec(
         id="report-assistant-invents-references",
-        split="test",
+        split="dev",
         difficulty="medium",
         tags=["hallucinated-citations", "model-upgrade", "consulting", "rag"],
         dialect="openllmetry",
@@ -626,7 +626,7 @@ def journalist_misattribution() -> CaseSpec:
     ]
     return CaseSpec(
         id="news-assistant-accuses-court-reporter",
-        split="test",
+        split="dev",
         difficulty="hard",
         tags=["misattribution", "defamation", "news", "agent"],
         dialect="langfuse",

@@ -262,7 +262,7 @@ def benefits_refusals() -> CaseSpec:
     onset = ts("2024-10-23T14:06:00Z")
     return CaseSpec(
         id="benefits-bot-refuses-drug-coverage",
-        split="test",
+        split="dev",
         difficulty="hard",
         tags=["silent-model-update", "refusals", "sparse-telemetry", "no-content-capture", "healthcare"],
         dialect="otlp-genai",
@@ -566,7 +566,7 @@ def notification_rollout() -> CaseSpec:
     onset = ts("2024-12-09T16:32:00Z")
     return CaseSpec(
         id="notification-summaries-conflate-headlines",
-        split="test",
+        split="dev",
         difficulty="medium",
         tags=["model-rollout", "hallucination", "summarization", "news"],
         dialect="otlp-genai",

@@ -282,7 +282,7 @@ def resume_injection() -> CaseSpec:
     ]
     return CaseSpec(
         id="resume-hidden-text-injection",
-        split="test",
+        split="dev",
         difficulty="medium",
         tags=["prompt-injection", "indirect-injection", "hiring", "agent"],
         dialect="openllmetry",
@@ -453,7 +453,7 @@ def email_agent() -> CaseSpec:
     ]
     return CaseSpec(
         id="email-agent-forwards-invoices",
-        split="test",
+        split="dev",
         difficulty="hard",
         tags=["prompt-injection", "indirect-injection", "agent", "data-exfiltration"],
         dialect="otlp-genai",

@@ -289,7 +289,7 @@ def image_rewriter() -> CaseSpec:
     onset = ts("2024-02-20T18:25:00Z")
     return CaseSpec(
         id="image-rewriter-distorts-historical-requests",
-        split="test",
+        split="dev",
         difficulty="easy",
         tags=["prompt-change", "overcorrection", "image-generation"],
         dialect="langfuse",

@@ -269,7 +269,7 @@ def recruit_track_rubric() -> CaseSpec:
     onset = ts("2026-01-06T15:20:00Z")
     return CaseSpec(
         id="recruits-misrouted-to-short-training",
-        split="test",
+        split="dev",
         difficulty="medium",
         tags=[
             "prompt-regression",
@@ -581,7 +581,7 @@ def reply_language() -> CaseSpec:
     onset = ts("2025-09-16T08:31:00Z")
     return CaseSpec(
         id="support-bot-answers-in-english-only",
-        split="test",
+        split="dev",
         difficulty="medium",
         tags=["prompt-regression", "language", "customer-support"],
         dialect="openllmetry",
@@ -874,7 +874,7 @@ def leaflet_summaries() -> CaseSpec:
     onset = ts("2025-02-25T10:12:00Z")
     return CaseSpec(
         id="leaflet-summaries-drop-warnings",
-        split="test",
+        split="dev",
         difficulty="easy",
         tags=["prompt-regression", "healthcare", "summarization", "rag"],
         dialect="openinference",

@@ -275,7 +275,7 @@ def context_budget() -> CaseSpec:
     onset = ts("2025-03-25T11:05:00Z")
     return CaseSpec(
         id="policy-bot-cant-find-cancellation-cover",
-        split="test",
+        split="dev",
         difficulty="hard",
         tags=["context-truncation", "token-budget", "insurance", "rag", "config-change"],
         dialect="openinference",

@@ -92,7 +92,7 @@ def companion_filter() -> CaseSpec:
     onset = ts("2025-02-03T21:12:00Z")
     return CaseSpec(
         id="companion-filter-blocks-affectionate-replies",
-        split="test",
+        split="dev",
         difficulty="easy",
         tags=["guardrail", "over-blocking", "companion"],
         dialect="langfuse",

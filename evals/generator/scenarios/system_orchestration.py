@@ -83,7 +83,7 @@ def wellness_router() -> CaseSpec:
     onset = ts("2023-05-29T15:45:00Z")
     return CaseSpec(
         id="wellness-bot-gives-diet-advice-after-router-change",
-        split="test",
+        split="dev",
         difficulty="medium",
         tags=["routing", "orchestration", "health", "safety"],
         dialect="openinference",
@@ -246,7 +246,7 @@ def fallback_model() -> CaseSpec:
     onset = ts("2025-11-28T14:07:00Z")
     return CaseSpec(
         id="dispute-assistant-wrong-answers-on-fallback-model",
-        split="test",
+        split="dev",
         difficulty="hard",
         tags=["fallback", "orchestration", "rate-limits", "banking", "rag"],
         dialect="otlp-genai",

@@ -242,7 +242,7 @@ def rebooking_timeouts() -> CaseSpec:
     onset = ts("2025-01-21T13:48:00Z")
     return CaseSpec(
         id="rebooking-agent-confirms-failed-rebookings",
-        split="test",
+        split="dev",
         difficulty="medium",
         tags=["tool-timeout", "fabrication", "airline", "agent", "config-change"],
         dialect="openllmetry",
@@ -388,7 +388,7 @@ def duplicate_refunds() -> CaseSpec:
     onset = ts("2025-08-19T10:14:00Z")
     return CaseSpec(
         id="refund-agent-pays-refunds-twice",
-        split="test",
+        split="dev",
         difficulty="medium",
         tags=["tool-retry", "idempotency", "telecom", "agent"],
         dialect="otlp-genai-legacy",
