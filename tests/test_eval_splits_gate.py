@@ -139,7 +139,7 @@ def test_baselines_get_shares_but_no_brier():
 def test_a_detector_that_raises_fails_the_case(tmp_home, tmp_path, embedder, monkeypatch):
     import dataclasses
 
-    from agent.detectors import base
+    from agent.detectors import registry
     from agent.settings import get_settings
     from evals.harness.baselines import MajorityBaseline
     from evals.harness.report import build_report
@@ -150,13 +150,12 @@ def test_a_detector_that_raises_fails_the_case(tmp_home, tmp_path, embedder, mon
     (fine,) = run_eval([sample], solver)
     assert fine.error is None and fine.draft is not None
 
-    base._load_all()
-    name = sorted(base._REGISTRY)[0]
+    name = registry.detector_names()[0]
 
     def boom(ctx):
         raise RuntimeError("odd data")
 
-    monkeypatch.setitem(base._REGISTRY, name, dataclasses.replace(base._REGISTRY[name], func=boom))
+    monkeypatch.setitem(registry._BY_NAME, name, dataclasses.replace(registry._BY_NAME[name], func=boom))
     (broken,) = run_eval([sample], solver)
     assert broken.error == f"detector raised: {name}: RuntimeError: odd data"
     report = build_report([sample], [broken], majority=MajorityBaseline.fit(["data"], [[]]), split="dev")
@@ -171,7 +170,7 @@ def test_cli_sealed_split_robustness_and_gate_rules(tmp_home, tmp_path, monkeypa
     from agent.cli.main import app
     from agent.settings import get_settings
 
-    monkeypatch.setattr("agent.cli.evals._embedder", lambda settings: embedder)
+    monkeypatch.setattr("evals.harness.workflow.eval_embedder", lambda settings: embedder)
     monkeypatch.setenv("POSTMORTEM_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr("evals.harness.dataset.SEALED_DIR", tmp_path / "no-sealed-yet")
     get_settings.cache_clear()

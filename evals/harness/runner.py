@@ -23,8 +23,9 @@ from evals.harness.dataset import Sample
 from evals.harness.scorers import CaseFacts
 from retrieval.trace import IngestError, PostmortemDoc, Span
 
-# How agent.detectors.base reports a detector that raised (it logs and carries on without it).
-DETECTOR_LOGGER = "agent.detectors.base"
+# How agent.detectors reports a detector that raised (it logs and carries on without it); the handler sits on the
+# package's logger, so it hears whichever module of the package runs the detectors.
+DETECTOR_LOGGER = "agent.detectors"
 DETECTOR_FAILED = "detector %s failed"
 
 
