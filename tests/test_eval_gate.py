@@ -37,7 +37,9 @@ def test_robustness_holds_the_recorded_floors(tmp_home, tmp_path, embedder, caps
     report = outcome.report
     errors = [f"{o.case_id}/{o.perturbation}: {o.verdict.error}" for o in report.outcomes if o.verdict.error]
     assert report.cases == 8 and not errors, errors
-    assert outcome.gate_problems == [], "regression gate (robustness): " + "; ".join(outcome.gate_problems or [])
+    assert outcome.gate_problems == [], "regression gate (robustness): " + "; ".join(
+        outcome.gate_problems or []
+    )
 
 
 def test_sealed_test_split_is_scored_and_reported_never_gated(tmp_home, tmp_path, embedder, capsys):

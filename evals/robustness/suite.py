@@ -18,18 +18,17 @@ from evals.harness.scorers import span_of
 from evals.robustness.model import CaseTraces
 from evals.robustness.perturb import PERTURBATIONS, apply
 
-# The fixed subset CI runs (`tests/test_eval_gate.py`): the first two dev cases of each primary layer in alphabetical
-# order of the 48 cases of evals/cases/INDEX.md at the time, chosen by that rule and never by how they score.
-# `make robustness` runs every dev case.
+# The fixed subset CI runs (`tests/test_eval_gate.py`): for each case family and primary layer, the first dev case
+# in alphabetical order; chosen by that rule and never by how they score. `make robustness` runs every dev case.
 CI_CASES: tuple[str, ...] = (
     "air-canada-bereavement-fare",
-    "answer-box-repeats-satirical-forum-posts",
     "benefits-bot-refuses-drug-coverage",
-    "city-business-bot-advises-illegal-practices",
     "dealer-chatbot-sells-suv-for-a-dollar",
-    "email-agent-forwards-invoices",
     "account-assistant-shows-other-customers-balances",
-    "companion-filter-blocks-affectionate-replies",
+    "api-docs-index-overwritten-by-staging",
+    "invoice-extractor-misreads-totals-after-downsize",
+    "kpi-copilot-fills-empty-results-with-numbers",
+    "call-chunker-drops-final-segment",
 )
 
 
