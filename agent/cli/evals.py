@@ -67,62 +67,72 @@ class _Progress:
         )
 
 
+# The options of `postmortem eval`, one alias each so the command's signature stays readable.
+SplitOpt = Annotated[
+    SplitChoice,
+    typer.Option(
+        "--split", help="Which cases: dev (evals/cases), test (the sealed split, evals/sealed) or all."
+    ),
+]
+ProviderOpt = Annotated[
+    str | None,
+    typer.Option("--provider", help="LLM provider for the agent (and the LLM judge); default offline."),
+]
+CasesOpt = Annotated[str | None, typer.Option("--cases", help="Only cases whose id matches this glob.")]
+CasesDirOpt = Annotated[
+    Path | None,
+    typer.Option("--cases-dir", help="A folder of case folders of your own, filtered by each case's split."),
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Report folder (default: evals/reports/<timestamp>/).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON report instead of tables.")]
+GateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--gate", help="Exit 1 below the floors in evals/gate.json (dev, or --robustness --ci-subset)."
+    ),
+]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Embed every span again instead of reusing cached vectors.")
+]
+RobustnessOpt = Annotated[
+    bool,
+    typer.Option(
+        "--robustness", help="Run the robustness suite: every dev case under every nuisance perturbation."
+    ),
+]
+CiSubsetOpt = Annotated[
+    bool, typer.Option("--ci-subset", help="With --robustness: only the fixed cases CI runs.")
+]
+RecordOpt = Annotated[
+    str | None,
+    typer.Option("--record-gate", metavar="REASON", help="Write this run's figures to evals/gate.json."),
+]
+LowerOpt = Annotated[
+    bool, typer.Option("--lower", help="With --record-gate: allow floors to go down (needs --reason).")
+]
+ReasonOpt = Annotated[
+    str | None, typer.Option("--reason", help="Why floors go down; kept in evals/gate.json.")
+]
+
+
 @eval_app.callback(invoke_without_command=True)
 def eval_main(
     ctx: typer.Context,
-    split: Annotated[
-        SplitChoice,
-        typer.Option(
-            "--split", help="Which cases: dev (evals/cases), test (the sealed split, evals/sealed) or all."
-        ),
-    ] = SplitChoice.dev,
-    provider: Annotated[
-        str | None,
-        typer.Option("--provider", help="LLM provider for the agent (and the LLM judge); default offline."),
-    ] = None,
-    cases: Annotated[
-        str | None, typer.Option("--cases", help="Only cases whose id matches this glob.")
-    ] = None,
-    cases_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--cases-dir", help="A folder of case folders of your own, filtered by each case's split."
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Report folder (default: evals/reports/<timestamp>/).")
-    ] = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print the JSON report instead of tables.")
-    ] = False,
-    gate: Annotated[
-        bool,
-        typer.Option(
-            "--gate", help="Exit 1 below the floors in evals/gate.json (dev, or --robustness --ci-subset)."
-        ),
-    ] = False,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Embed every span again instead of reusing cached vectors.")
-    ] = False,
-    robustness: Annotated[
-        bool,
-        typer.Option(
-            "--robustness", help="Run the robustness suite: every dev case under every nuisance perturbation."
-        ),
-    ] = False,
-    ci_subset: Annotated[
-        bool, typer.Option("--ci-subset", help="With --robustness: only the fixed cases CI runs.")
-    ] = False,
-    record_gate: Annotated[
-        str | None,
-        typer.Option("--record-gate", metavar="REASON", help="Write this run's figures to evals/gate.json."),
-    ] = None,
-    lower: Annotated[
-        bool, typer.Option("--lower", help="With --record-gate: allow floors to go down (needs --reason).")
-    ] = False,
-    reason: Annotated[
-        str | None, typer.Option("--reason", help="Why floors go down; kept in evals/gate.json.")
-    ] = None,
+    split: SplitOpt = SplitChoice.dev,
+    provider: ProviderOpt = None,
+    cases: CasesOpt = None,
+    cases_dir: CasesDirOpt = None,
+    out: OutOpt = None,
+    json_out: JsonOpt = False,
+    gate: GateOpt = False,
+    no_cache: NoCacheOpt = False,
+    robustness: RobustnessOpt = False,
+    ci_subset: CiSubsetOpt = False,
+    record_gate: RecordOpt = None,
+    lower: LowerOpt = False,
+    reason: ReasonOpt = None,
 ) -> None:
     """Run the eval (the default when no sub-command is given)."""
     if ctx.invoked_subcommand is not None:
@@ -143,17 +153,9 @@ def eval_main(
     from evals.harness.workflow import EvalRequest, NothingToScore, run_eval_workflow
 
     request = EvalRequest(
-        split=split.value,
-        provider=provider,
-        cases=cases,
-        cases_dir=cases_dir,
-        out=out,
-        use_cache=not no_cache,
-        gate=gate,
-        record_gate=record_gate,
-        lower=lower,
-        lower_reason=reason,
-    )
+        split=split.value, provider=provider, cases=cases, cases_dir=cases_dir, out=out, use_cache=not no_cache,
+        gate=gate, record_gate=record_gate, lower=lower, lower_reason=reason,
+    )  # fmt: skip
     progress = _Progress(request)
     try:
         outcome = run_eval_workflow(request, progress=progress, announce=progress.start)
