@@ -95,9 +95,10 @@ def build_report(
     records: list[CaseRecord] = []
     for sample in samples:
         run = by_id.get(sample.id) or CaseRun(case_id=sample.id, error="not run")
+        # a run with an error (no draft, or a detector that raised) is scored as failed, whatever it drafted
         agent = (
             score_draft(run.draft, sample.gold, run.facts)
-            if run.draft is not None
+            if run.draft is not None and run.error is None
             else score_failed(sample.gold)
         )
         keyword = keyword_baseline(
