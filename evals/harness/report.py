@@ -77,6 +77,13 @@ def git_commit(cwd: Path | None = None) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def _agent_score(run: CaseRun, sample: Sample) -> CaseScore:
+    """A run with an error (no draft, or a detector that raised) is scored as failed, whatever it drafted."""
+    if run.draft is None or run.error is not None:
+        return score_failed(sample.gold)
+    return score_draft(run.draft, sample.gold, run.facts)
+
+
 def build_report(
     samples: Sequence[Sample],
     runs: Sequence[CaseRun],
@@ -95,12 +102,7 @@ def build_report(
     records: list[CaseRecord] = []
     for sample in samples:
         run = by_id.get(sample.id) or CaseRun(case_id=sample.id, error="not run")
-        # a run with an error (no draft, or a detector that raised) is scored as failed, whatever it drafted
-        agent = (
-            score_draft(run.draft, sample.gold, run.facts)
-            if run.draft is not None and run.error is None
-            else score_failed(sample.gold)
-        )
+        agent = _agent_score(run, sample)
         keyword = keyword_baseline(
             incident_text(sample.incident.title, sample.incident.description), default=majority.primary
         )
