@@ -300,7 +300,7 @@ def iter_otlp_json(
             except (SpanError, ValueError, TypeError) as exc:
                 yield _span_error(path, where, exc)
     except ijson.JSONError as exc:
-        yield IngestError(path=str(path), location=_syntax_location(path), message=_ijson_problem(exc, last))
+        yield IngestError(path=str(path), location=_syntax_location(path), message=ijson_problem(exc, last))
         return
     if not state["resourceSpans"]:
         message = "not an OTLP ExportTraceServiceRequest (no resourceSpans)"
@@ -362,7 +362,7 @@ def _syntax_location(path: Path) -> str | None:
     return None
 
 
-def _ijson_problem(exc: Exception, last: str) -> str:
+def ijson_problem(exc: Exception, last: str) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     low = text.lower()
     if "premature" in low or "incomplete" in low:

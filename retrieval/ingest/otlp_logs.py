@@ -20,7 +20,7 @@ from typing import Any
 import ijson
 
 from retrieval.ingest.common import BadTime, json_line_problem, nanos_to_datetime
-from retrieval.ingest.otlp import SpanError, decode_any_value, decode_attributes, otlp_id
+from retrieval.ingest.otlp import SpanError, decode_any_value, decode_attributes, ijson_problem, otlp_id
 from retrieval.ingest.source import Progress, opened
 from retrieval.ingest.stream import Rejected, lines, parse_line, records, too_long_line
 from retrieval.trace import IngestError, SpanContent, SpanEvent
@@ -111,10 +111,7 @@ def iter_otlp_logs_json(
             count += 1
             yield from _one(path, item[2], f"{path}#log {count}", f"log record {count}")
     except ijson.JSONError as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        truncated = "premature" in text.lower() or "incomplete" in text.lower()
-        problem = "truncated JSON" if truncated else f"invalid JSON ({text})"
-        yield IngestError(path=str(path), message=f"{problem} after log record {count}")
+        yield IngestError(path=str(path), message=ijson_problem(exc, f"log record {count}"))
 
 
 def _target(prefix: str | None, event: str, _value: Any) -> str | None:
