@@ -71,7 +71,10 @@ def with_ids(schema: type[A], ids: Sequence[str], keys: Sequence[str] = ()) -> t
     if issubclass(schema, NarrativeAnswer):
         # at least one citation: a grammar then cannot write a sentence that the check would drop
         cites = (allowed, Field(min_length=1, max_length=MAX_CITES))
-        sentence = create_model("SentenceAnswer", __base__=SentenceAnswer, cites=cites)
+        # no quotes on a small budget: a small model does not copy text verbatim, and a misquote costs the sentence
+        sentence = create_model(
+            "SentenceAnswer", __base__=SentenceAnswer, cites=cites, quote=(type(None), Field(default=None))
+        )
         key = (Literal[tuple(keys)], ...) if keys else (str, ...)  # type: ignore[valid-type]
         section = create_model(
             "SectionAnswer", __base__=SectionAnswer, key=key, sentences=(list[sentence], ...)

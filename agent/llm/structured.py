@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -9,6 +10,8 @@ from pydantic import BaseModel
 
 from agent.llm.prompt import with_feedback
 from agent.providers.base import ChatRequest, Provider, ProviderError, Usage
+
+log = logging.getLogger("postmortem.llm")
 
 A = TypeVar("A", bound=BaseModel)  # the schema asked for
 R = TypeVar("R")  # what the check makes of an accepted answer
@@ -37,6 +40,9 @@ def ask_checked(
         result, problems = check(parsed.value)
         if not problems:
             return result, usage
+        log.info(
+            "%s: %s answer rejected (%s): %s", provider.name, what, "; ".join(problems)[:500], parsed.value
+        )
         usage = usage + Usage(invalid_answers=1)
         asked = with_feedback(request, problems)
     # the first problem says why in general terms; the rest can quote the answer (ids it invented): log only
