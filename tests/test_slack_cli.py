@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import selectors
 import shutil
 import signal
 import socket
@@ -114,15 +114,17 @@ def _free_port() -> int:
 
 def _wait_for_line(proc: subprocess.Popen, needle: str, timeout: float) -> str:
     deadline, seen = time.monotonic() + timeout, ""
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stderr], [], [], 0.5)
-        if ready:
-            line = proc.stderr.readline()
-            seen += line
-            if needle in line:
-                return seen
-        if proc.poll() is not None:
-            break
+    # a selector, not select.select: by this point of a full run the process may hold more than 1,024 fds
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stderr, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if selector.select(0.5):
+                line = proc.stderr.readline()
+                seen += line
+                if needle in line:
+                    return seen
+            if proc.poll() is not None:
+                break
     raise AssertionError(f"no {needle!r} from `slack serve`; it said:\n{seen}")
 
 
