@@ -54,7 +54,9 @@ class NarrativeAnswer(_Answer):
 
 
 A = TypeVar("A", bound=BaseModel)
-MAX_CITES = 3  # per sentence, on a small budget
+MAX_CITES = 3  # per sentence, on a small budget (a grammar then keeps a small model's answer short)
+MAX_SENTENCES = 3  # per section
+MAX_SENTENCE_CHARS = 240
 
 
 def with_ids(schema: type[A], ids: Sequence[str], keys: Sequence[str] = ()) -> type[A]:
@@ -73,11 +75,18 @@ def with_ids(schema: type[A], ids: Sequence[str], keys: Sequence[str] = ()) -> t
         cites = (allowed, Field(min_length=1, max_length=MAX_CITES))
         # no quotes on a small budget: a small model does not copy text verbatim, and a misquote costs the sentence
         sentence = create_model(
-            "SentenceAnswer", __base__=SentenceAnswer, cites=cites, quote=(type(None), Field(default=None))
+            "SentenceAnswer",
+            __base__=SentenceAnswer,
+            text=(str, Field(max_length=MAX_SENTENCE_CHARS)),
+            cites=cites,
+            quote=(type(None), Field(default=None)),
         )
         key = (Literal[tuple(keys)], ...) if keys else (str, ...)  # type: ignore[valid-type]
         section = create_model(
-            "SectionAnswer", __base__=SectionAnswer, key=key, sentences=(list[sentence], ...)
+            "SectionAnswer",
+            __base__=SectionAnswer,
+            key=key,
+            sentences=(list[sentence], Field(min_length=1, max_length=MAX_SENTENCES)),
         )
         return create_model("NarrativeAnswer", __base__=schema, sections=(list[section], ...))  # type: ignore[return-value]
     return schema
