@@ -222,6 +222,21 @@ def iter_otlp_jsonl(
     path: Path, *, default_service: str | None = None, progress: Progress | None = None
 ) -> Iterator[Span | IngestError]:
     """The Collector file exporter's output: one ExportTraceServiceRequest JSON per line."""
+    for item in jsonl_requests(
+        path, progress, ("resourceSpans", "resource_spans"), "ExportTraceServiceRequest"
+    ):
+        if isinstance(item, IngestError):
+            yield item
+            continue
+        number, spans = item
+        yield from _request_spans(path, spans, f"line {number}", f"{path}:{number}", default_service)
+
+
+def jsonl_requests(
+    path: Path, progress: Progress | None, field: tuple[str, str], what: str
+) -> Iterator[tuple[int, list[Any]] | IngestError]:
+    """(line number, the request's `field` list) per line of an OTLP JSON-lines file, or an IngestError naming the
+    line: the Collector file exporter writes one export request per line, for traces and for logs alike."""
     with opened(path, progress) as fp:
         for number, line in lines(fp):
             if line is None:
@@ -236,12 +251,12 @@ def iter_otlp_jsonl(
                     path=str(path), location=f"line {number}", message=json_line_problem(exc, line)
                 )
                 continue
-            spans = _get(request, "resourceSpans", "resource_spans") if isinstance(request, Mapping) else None
-            if not isinstance(spans, list):
-                message = "not an OTLP ExportTraceServiceRequest (no resourceSpans)"
+            items = _get(request, *field) if isinstance(request, Mapping) else None
+            if not isinstance(items, list):
+                message = f"not an OTLP {what} (no {field[0]})"
                 yield IngestError(path=str(path), location=f"line {number}", message=message)
                 continue
-            yield from _request_spans(path, spans, f"line {number}", f"{path}:{number}", default_service)
+            yield number, items
 
 
 def _request_spans(

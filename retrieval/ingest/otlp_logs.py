@@ -19,10 +19,17 @@ from typing import Any
 
 import ijson
 
-from retrieval.ingest.common import BadTime, json_line_problem, nanos_to_datetime
-from retrieval.ingest.otlp import SpanError, decode_any_value, decode_attributes, ijson_problem, otlp_id
+from retrieval.ingest.common import BadTime, nanos_to_datetime
+from retrieval.ingest.otlp import (
+    SpanError,
+    decode_any_value,
+    decode_attributes,
+    ijson_problem,
+    jsonl_requests,
+    otlp_id,
+)
 from retrieval.ingest.source import Progress, opened
-from retrieval.ingest.stream import Rejected, lines, parse_line, records, too_long_line
+from retrieval.ingest.stream import Rejected, records
 from retrieval.trace import IngestError, SpanContent, SpanEvent
 
 _RECORD_PREFIXES = {
@@ -123,23 +130,9 @@ def iter_otlp_logs_jsonl(
 ) -> Iterator[SpanContent | IngestError]:
     """The Collector file exporter's logs: one ExportLogsServiceRequest JSON per line."""
     del default_service
-    with opened(path, progress) as fp:
-        for number, line in lines(fp):
-            if line is None:
-                yield IngestError(path=str(path), location=f"line {number}", message=too_long_line())
-                continue
-            if not line.strip():
-                continue
-            try:
-                request = parse_line(line)
-            except (ValueError, UnicodeDecodeError) as exc:
-                yield IngestError(
-                    path=str(path), location=f"line {number}", message=json_line_problem(exc, line)
-                )
-                continue
-            logs = _get(request, "resourceLogs", "resource_logs") if isinstance(request, Mapping) else None
-            if not isinstance(logs, list):
-                message = "not an OTLP ExportLogsServiceRequest (no resourceLogs)"
-                yield IngestError(path=str(path), location=f"line {number}", message=message)
-                continue
-            yield from request_contents(path, logs, f"line {number}", f"{path}:{number}")
+    for item in jsonl_requests(path, progress, ("resourceLogs", "resource_logs"), "ExportLogsServiceRequest"):
+        if isinstance(item, IngestError):
+            yield item
+            continue
+        number, logs = item
+        yield from request_contents(path, logs, f"line {number}", f"{path}:{number}")
