@@ -56,7 +56,9 @@ def test_unknown_dialect_and_empty_file():
     assert str(caught.value).startswith(str(path))
     assert split(path) == (
         [],
-        [f"{path}: unknown dialect (no OTLP resourceSpans or resourceLogs and no Langfuse observation fields)"],
+        [
+            f"{path}: unknown dialect (no OTLP resourceSpans or resourceLogs and no Langfuse observation fields)"
+        ],
     )
     assert split(BAD / "empty.json") == ([], [f"{BAD / 'empty.json'}: file is empty"])
 

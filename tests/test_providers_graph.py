@@ -236,7 +236,11 @@ def test_failed_calls_are_counted_and_the_note_is_one_plain_sentence(demo_dir, t
         assert [s["step"] for s in draft.usage["steps"]] == ["classify", "narrative"]
         notes = [n for n in draft.notes if "failed during" in n]
         assert len(notes) == 2 and all("(gave up after 2 attempts)" in n for n in notes), notes
-        assert "HTTP 503" in notes[0] and "llama_cpp/server" not in draft.markdown and "Traceback" not in draft.markdown
+        assert (
+            "HTTP 503" in notes[0]
+            and "llama_cpp/server" not in draft.markdown
+            and "Traceback" not in draft.markdown
+        )
         assert "LLM: 4 calls (4 failed)" in draft.markdown
     finally:
         store.close()
