@@ -559,11 +559,16 @@ class TraceStore:
                 sums[key] = sums[key] + vec if key in sums else vec.copy()
         return {key: vec / (float(np.linalg.norm(vec)) or 1.0) for key, vec in sums.items()}
 
-    def close(self) -> None:
+    def close(self, *, release_vectors: bool = False) -> None:
+        """Close the keyword index and caches. release_vectors=True also closes the Chroma client, which gives
+        back its ~7 file descriptors: for a store no other process writes (an eval's temporary store). Not the
+        default: a client holding an older copy of the vector index may persist it on close (issue 16)."""
         self._span_index.close()
         self._pm_index.close()
         self.vector_cache.close()
         self._content.close()
+        if release_vectors:
+            self._client.close()
 
 
 def _log_wait(message: str) -> None:
