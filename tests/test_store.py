@@ -400,7 +400,7 @@ def test_keyword_plan_finds_rare_terms_beyond_the_scan_cap(tmp_path):
 def test_filtered_vector_search_paths_agree_with_chroma_filter(filled, monkeypatch):
     """Candidates from the filter index, an oversampled unfiltered query, or Chroma's own filter: the same
     ranking (compared by distance: spans whose texts are the same share one vector and tie in any order)."""
-    import retrieval.store as store_module
+    import retrieval.store_search as search_module
     from retrieval.store_records import chroma_where, keyword_filter
 
     store, _ = filled
@@ -415,12 +415,16 @@ def test_filtered_vector_search_paths_agree_with_chroma_filter(filled, monkeypat
 
     reference = store._spans.query(query_embeddings=vector, n_results=5, where=where, include=[])["ids"][0]
     assert len(reference) == 5
-    assert distances(store._vector_ids(vector, filters, where, 5)) == distances(reference)  # ranked by Chroma
-    monkeypatch.setattr(store_module, "_CANDIDATES_MAX", 2)
-    oversampled = store._vector_ids(vector, filters, where, 5)
+
+    def nearest() -> list[str]:
+        return search_module.vector_ids(store._span_kind(), vector, filters, where, 5)
+
+    assert distances(nearest()) == distances(reference)  # candidates ranked by Chroma
+    monkeypatch.setattr(search_module, "CANDIDATES_MAX", 2)
+    oversampled = nearest()
     assert len(oversampled) >= 2 and distances(oversampled) == distances(reference)[: len(oversampled)]
-    monkeypatch.setattr(store_module, "_OVERSAMPLE_MAX", 1)
-    assert distances(store._vector_ids(vector, filters, where, 5)) == distances(reference)  # Chroma's filter
+    monkeypatch.setattr(search_module, "OVERSAMPLE_MAX", 1)
+    assert distances(nearest()) == distances(reference)  # Chroma's filter
 
 
 def test_index_of_another_schema_version_is_dropped(tmp_path):

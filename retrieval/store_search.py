@@ -1,0 +1,126 @@
+"""Hybrid search: vector similarity (Chroma) and BM25 (the keyword index) fused by reciprocal rank.
+
+The same filters apply to both sides; records quoting every identifier of the query verbatim come first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from retrieval.keyword import KeywordFilter, KeywordIndex, identifier_terms
+from retrieval.store_read import postmortems_by_key, spans_by_key
+from retrieval.store_records import PostmortemHit, SpanHit, rrf
+from retrieval.store_writer import RecordKind
+from retrieval.trace import PostmortemDoc, Span
+
+Embed = Callable[[list[str]], np.ndarray]
+
+CANDIDATES_MAX = 3_000  # filtered vector search: pass up to this many candidate ids to Chroma
+OVERSAMPLE_MAX = 4_000  # else query unfiltered, this many at most, and keep those passing the filters
+
+
+def exact_first(
+    fused: list[tuple[str, float]], index: KeywordIndex, query: str, filters: KeywordFilter | None = None
+) -> tuple[list[tuple[str, float]], set[str]]:
+    """Records quoting every identifier of the query (error code, id, model version) verbatim come first.
+
+    Fusion alone can rank a record that is merely close on both sides above the one record that quotes
+    the code asked for; identifiers embed badly, so an exact quote outranks closeness.
+    """
+    terms = identifier_terms(query)
+    exact = index.quoting(terms, filters) & {key for key, _ in fused} if terms else set()
+    if not exact:
+        return fused, exact
+    return sorted(fused, key=lambda kv: kv[0] not in exact), exact
+
+
+def vector_ids(
+    kind: RecordKind[Span],
+    vector: np.ndarray,
+    filters: KeywordFilter,
+    where: dict[str, Any] | None,
+    pool: int,
+) -> list[str]:
+    """Nearest span ids under the filters. Chroma's own metadata filter is slow on large stores, so the
+    filter index supplies the candidates when they are few, and otherwise checks the nearest spans of
+    an unfiltered query (oversampled); Chroma's filter is the last resort."""
+    query, index = kind.collection.query, kind.index
+    if filters.empty:
+        return query(query_embeddings=vector, n_results=pool, include=[])["ids"][0]
+    matching = index.count(filters)
+    if matching <= CANDIDATES_MAX:
+        if not matching:
+            return []
+        candidates = index.filter_ids(filters, ordered=False)
+        got = query(query_embeddings=vector, n_results=min(pool, len(candidates)), ids=candidates, include=[])
+        return got["ids"][0]
+    total = max(index.size(), matching)
+    n = min(total, OVERSAMPLE_MAX, math.ceil(1.3 * pool * total / matching) + pool)
+    nearest = query(query_embeddings=vector, n_results=n, include=[])["ids"][0]
+    kept = index.keep(nearest, filters)
+    if len(kept) >= pool // 2 or n >= total:
+        return kept[:pool]
+    return query(query_embeddings=vector, n_results=pool, where=where, include=[])["ids"][0]
+
+
+def search_spans(
+    kind: RecordKind[Span],
+    embed: Embed,
+    query: str,
+    k: int,
+    filters: KeywordFilter,
+    where: dict[str, Any] | None,
+) -> list[SpanHit]:
+    """The k best spans for a query: vector and BM25 rankings fused by reciprocal rank."""
+    pool = max(4 * k, 40)
+    vec_ids = vector_ids(kind, embed([query]), filters, where, pool)
+    kw_ids = kind.index.search(query, filters, pool)
+    fused, exact = exact_first(rrf(vec_ids, kw_ids), kind.index, query, filters)
+    fused = fused[:k]
+    spans = spans_by_key(kind, [key for key, _ in fused])
+    vrank = {key: i for i, key in enumerate(vec_ids, start=1)}
+    krank = {key: i for i, key in enumerate(kw_ids, start=1)}
+    return [
+        SpanHit(
+            span=spans[key],
+            score=score,
+            vector_rank=vrank.get(key),
+            keyword_rank=krank.get(key),
+            exact=key in exact,
+        )
+        for key, score in fused
+        if key in spans
+    ]
+
+
+def search_postmortems(
+    kind: RecordKind[PostmortemDoc], embed: Embed, query: str, k: int, service: str | None, per_document: bool
+) -> list[PostmortemHit]:
+    """Past post-mortem chunks for a query (hybrid); with per_document, only each one's best chunk."""
+    pool = max(8 * k, 40)
+    vec = kind.collection.query(
+        query_embeddings=embed([query]),
+        n_results=pool,
+        where={"service": service} if service else None,
+        include=[],
+    )
+    vec_ids: list[str] = vec["ids"][0]
+    filters = KeywordFilter(service=service)
+    kw_ids = kind.index.search(query, filters, pool)
+    docs = postmortems_by_key(kind, list(dict.fromkeys([*vec_ids, *kw_ids])))
+    hits: list[PostmortemHit] = []
+    seen: set[str] = set()
+    fused, _ = exact_first(rrf(vec_ids, kw_ids), kind.index, query, filters)
+    for key, score in fused:
+        doc = docs.get(key)
+        if doc is None or (per_document and doc.id in seen):
+            continue
+        seen.add(doc.id)
+        hits.append(PostmortemHit(doc=doc, score=score))
+        if len(hits) == k:
+            break
+    return hits
