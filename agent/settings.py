@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # on an OpenAI-compatible server: it would queue behind the abandoned request)
     max_output_tokens: int | None = None  # per LLM step; None: each step's own ceiling (4,000 / 8,000)
 
+    # `postmortem receive`: when set, OTLP/HTTP requests must carry `Authorization: Bearer <token>`
+    receiver_token: SecretStr | None = None
+
     # Slack
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")

@@ -26,3 +26,9 @@ MAX_RECORD_BYTES = 64 << 20
 # Integers are kept as recorded while they fit in 64 bits (OTLP intValue is int64; token counts and sizes are
 # far below). A larger one cannot be a real measurement: that attribute is kept as its text instead.
 MAX_INT = 2**63 - 1
+
+# Bytes of one OTLP/HTTP export request body (`postmortem receive`), as sent and again once decompressed, so a
+# gzip bomb stops here instead of being inflated whole. The SDK exporters send 512 spans a request and the
+# Collector's own OTLP receiver refuses bodies past 20 MiB; a larger batch is answered 413 (send smaller ones).
+# A request is parsed whole: its values are bounded by MAX_RECORD_VALUES and its nesting by MAX_NESTING.
+MAX_OTLP_REQUEST_BYTES = 32 << 20

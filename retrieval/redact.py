@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from retrieval.redact_text import KINDS, TextRedactor
-from retrieval.trace import PostmortemDoc, Span
+from retrieval.trace import PostmortemDoc, Span, SpanContent
 
 ALL_KINDS: tuple[str, ...] = KINDS
 
@@ -138,6 +138,11 @@ class Redactor:
             else:
                 data[field] = self._model_value(content)
         return Span.model_validate(data)
+
+    def content(self, content: SpanContent) -> SpanContent:
+        """A copy of GenAI content read apart from its span (an OTLP log record) with its attributes redacted."""
+        event = content.event.model_copy(update={"attributes": self.value(content.event.attributes)})
+        return content.model_copy(update={"event": event})
 
     def _model_value(self, value: Any) -> Any:
         """Dumped sub-models: strings redacted except fields named like ids, roles, versions."""

@@ -173,10 +173,17 @@ class TraceStore:
         self._chroma = reopen_embedded(self._chroma, self._path, self._prefix, self._embedder, self.location)
 
     def _add(
-        self, kind: Callable[[], RecordKind[Any]], items: Iterable[Any], batch_size: int, wait: bool
+        self,
+        kind: Callable[[], RecordKind[Any]],
+        items: Iterable[Any],
+        batch_size: int,
+        wait: bool,
+        vectors: bool = True,
     ) -> AddResult:
         with self.writing():
             sync_index(kind())
+            if not vectors:
+                return add_records(kind(), items, batch_size, None)
             filler = VectorFiller(kind(), self._embed_cached, batch_size)
             try:
                 result = add_records(kind(), items, batch_size, filler)
@@ -187,27 +194,30 @@ class TraceStore:
             filler.finish(wait=wait)
             return result
 
-    def add_spans(self, spans: Iterable[Span], batch_size: int = 256, wait: bool = True) -> AddResult:
+    def add_spans(
+        self, spans: Iterable[Span], batch_size: int = 256, wait: bool = True, vectors: bool = True
+    ) -> AddResult:
         """Store spans not stored yet; returns counts added and skipped. They are keyword-searchable at
         once; their vectors are written meanwhile, and before returning unless wait=False (then the next
-        writer, or `embed_pending`, writes them)."""
-        result = self._add(self._span_kind, spans, batch_size, wait)
+        writer, or `embed_pending`, writes them). vectors=False: only the keyword stage, the writer lock held
+        that long only; the vectors stay queued for `embed_pending`."""
+        result = self._add(self._span_kind, spans, batch_size, wait, vectors)
         if result.added and self._content.count():
             with self.writing():
-                self._attach_content(batch_size, wait)
+                self._attach_content(batch_size, wait, vectors)
         return result
 
     def add_span_content(
-        self, contents: Iterable[SpanContent], batch_size: int = 256, wait: bool = True
+        self, contents: Iterable[SpanContent], batch_size: int = 256, wait: bool = True, vectors: bool = True
     ) -> ContentResult:
         """GenAI content recorded apart from its span (OTLP log records): merged into stored spans now, kept
-        for the others until they are ingested (store_content)."""
+        for the others until they are ingested (store_content). vectors: as for add_spans."""
         with self.writing():
             events = self._content.add(contents)
-            attached = self._attach_content(batch_size, wait)
+            attached = self._attach_content(batch_size, wait, vectors)
         return ContentResult(events=events, attached=attached, waiting=self._content.count())
 
-    def _attach_content(self, batch_size: int, wait: bool) -> int:
+    def _attach_content(self, batch_size: int, wait: bool, vectors: bool = True) -> int:
         """Merge waiting content into the spans stored (writer lock held): each such span is stored again."""
         kind = self._span_kind()
         sync_index(kind)
@@ -219,11 +229,12 @@ class TraceStore:
             self._spans.delete(ids=list(chunk))  # ids with no vector yet are only in the keyword index
             kind.index.pending_done(list(chunk))
             kind.index.remove(chunk)
-            filler = VectorFiller(kind, self._embed_cached, batch_size)
+            filler = VectorFiller(kind, self._embed_cached, batch_size) if vectors else None
             try:
                 add_records(kind, merged, batch_size, filler)
             finally:
-                filler.finish(wait=wait)
+                if filler is not None:
+                    filler.finish(wait=wait)
             self._content.done(chunk)
             attached += len(merged)
         return attached
@@ -232,12 +243,14 @@ class TraceStore:
         """Store post-mortem chunks not stored yet; returns counts added and skipped."""
         return self._add(self._pm_kind, docs, 64, wait)
 
-    def embed_pending(self, batch_size: int = 256) -> int:
-        """Write the vectors of every record still waiting for one; returns how many were written."""
-        written = 0
+    def embed_pending(self, batch_size: int = 256, limit: int | None = None) -> int:
+        """Write the vectors of every record still waiting for one; returns how many were written. limit: stop
+        once about that many records were taken (a writer that must not hold the lock long does it in slices)."""
+        written = taken = 0
         with self.writing():
             for kind in (self._span_kind(), self._pm_kind()):
-                while rows := kind.index.pending_take(batch_size):
+                while (limit is None or taken < limit) and (rows := kind.index.pending_take(batch_size)):
+                    taken += len(rows)
                     written += write_vectors(kind, [(k, j) for _, k, j in rows], self._embed_cached)
         return written
 

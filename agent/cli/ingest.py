@@ -125,10 +125,7 @@ class _Run:
                 self.progress.update(task, completed=max(path.stat().st_size, 1) if path.exists() else 1)
 
     def _content(self, content: SpanContent) -> SpanContent:
-        if self.redactor is None:
-            return content
-        event = content.event.model_copy(update={"attributes": self.redactor.value(content.event.attributes)})
-        return content.model_copy(update={"event": event})
+        return content if self.redactor is None else self.redactor.content(content)
 
     def _advance(self, task: Any) -> Any:
         return lambda done: self.progress.update(task, completed=done)

@@ -33,6 +33,7 @@ from agent.cli import (  # noqa: E402
     evals,
     ingest,
     patterns,
+    receive,
     replay,
     search,
     slack,
@@ -40,7 +41,7 @@ from agent.cli import (  # noqa: E402
     traces,
 )
 
-for _module in (ingest, search, traces, audit, draft, replay, evals, patterns, slack, store, doctor):
+for _module in (ingest, receive, search, traces, audit, draft, replay, evals, patterns, slack, store, doctor):
     _module.register(app)
 
 

@@ -229,7 +229,7 @@ def iter_otlp_jsonl(
             yield item
             continue
         number, spans = item
-        yield from _request_spans(path, spans, f"line {number}", f"{path}:{number}", default_service)
+        yield from request_spans(path, spans, f"line {number}", f"{path}:{number}", default_service)
 
 
 def jsonl_requests(
@@ -259,9 +259,10 @@ def jsonl_requests(
             yield number, items
 
 
-def _request_spans(
+def request_spans(
     path: Path, resource_spans: list[Any], location: str, source: str, default_service: str | None
 ) -> Iterator[Span | IngestError]:
+    """The spans of one ExportTraceServiceRequest's resourceSpans (a JSON line, an OTLP/HTTP request body)."""
     for ri, rs in enumerate(resource_spans):
         if not isinstance(rs, Mapping):
             continue
