@@ -158,6 +158,42 @@ class Thresholds(BaseModel):
         "a high temperature new in the window, not found as a step (per-request settings): a weak hint only",
     )
 
+    # ---- stages: chunkers, hand-offs, filters, indexes (agent/detectors/stages.py) ---------------------------
+    stage_setting_gain: float = _t(
+        0.9,
+        "a step in a persistent setting of a stage (a version, a limit, an index snapshot) weighs like a model or "
+        "prompt change: gain * sqrt(effect of the step on the bad-output rate), nothing without a step",
+    )
+    stage_signal_gain: float = _t(
+        0.8,
+        "a stage cutting or rewriting what passes through it weighs gain * association score (coverage of the "
+        "bad outputs and lift of their rate, squashed by the z of the difference): a signal that marks the bad "
+        "traces and few others reaches about 0.6",
+    )
+    stage_min_spans: float = _t(
+        8,
+        "a stage seen fewer times than this (a side call now and then) has no series to find a step in: its "
+        "attribute values are those of a few calls",
+    )
+    stage_min_new: float = _t(
+        3, "a new value of a stage setting must show in at least this many spans to be a step, not a one-off"
+    )
+    stage_setting_constant: float = _t(
+        0.9,
+        "a stage attribute is a setting when one value held this share of all its spans before the step; a "
+        "count or size that varies per request is not, however its values happen to fall",
+    )
+    stage_equal_share: float = _t(
+        0.5,
+        "two counts of a stage form a kept/total pair when the one equals the other in at least half the spans "
+        "and never exceeds it: items were dropped where it fell below",
+    )
+    stage_new_change: float = _t(
+        0.4,
+        "a per-request stage signal clearly new against the baseline (novelty) is dated like a change, so its "
+        "distance to the onset counts; an old habit of the stage is not",
+    )
+
 
 T = Thresholds()
 

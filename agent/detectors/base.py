@@ -140,13 +140,38 @@ class DetectorContext:
         return next((s for s in trace if s.parent_span_id is None), trace[0])
 
     def delivered_text(self, answer: Span) -> str:
-        """What the user received: the root span's output when recorded, else the model's output."""
+        """What the user received: the output of the last stage that took the model's answer as its input and
+        ran after it (an output filter, a post-processor), else the root span's output when recorded, else the
+        model's output."""
         cached = self._delivered.get(answer.span_id)
         if cached is None:
+            stage = self.post_stage(answer)
             root = self.root_of(answer)
-            delivered = _unwrap(root.output_value) if root.output_value and root.output_value.strip() else ""
+            if stage is not None:
+                delivered = _unwrap(stage.output_value or "")
+            else:
+                delivered = _unwrap(root.output_value) if root.output_value and root.output_value.strip() else ""
             cached = self._delivered[answer.span_id] = delivered or answer.output_text
         return cached
+
+    def post_stage(self, answer: Span) -> Span | None:
+        """The last non-model span of the answer's trace that started after the answer and whose input holds the
+        answer's text: the stage between the model and the user (None when there is none)."""
+        produced = " ".join(answer.output_text.split()).lower()
+        if answer.kind != SpanKind.llm or len(produced) < 8:
+            return None
+        found = None
+        for s in self.traces.get(answer.trace_id, []):
+            if (
+                s.kind in (SpanKind.llm, SpanKind.retrieval, SpanKind.tool)
+                or s.parent_span_id is None
+                or s.start_time < answer.start_time
+                or not (s.output_value or "").strip()
+            ):
+                continue
+            if produced in " ".join(_unwrap(s.input_value or "").split()).lower():
+                found = s
+        return found
 
     @cached_property
     def baseline_answers(self) -> list[Span]:
@@ -276,6 +301,11 @@ def _request_source(trace: list[Span], span: Span) -> tuple[Span, str]:
         if s.retrieval_query and s.retrieval_query.strip():
             return s, s.retrieval_query
     return span, span.user_text
+
+
+def unwrap(value: str) -> str:
+    """The text in a recorded input or output (see `_unwrap`)."""
+    return _unwrap(value)
 
 
 _TEXT_KEYS = ("question", "query", "input", "message", "text", "prompt", "content")
