@@ -67,7 +67,11 @@ def test_a_stage_limit_that_stepped_with_the_bad_outputs_is_a_system_cause():
     assert steps[0].data["old"] == "12" and steps[0].data["new"] == "6"
     assert steps[0].strength >= 0.3
     dropped = by(findings, "stages", "stage_dropped")
-    assert dropped and dropped[0].layer_hint == "system" and dropped[0].data["association"]["flagged_with_signal"]
+    assert (
+        dropped
+        and dropped[0].layer_hint == "system"
+        and dropped[0].data["association"]["flagged_with_signal"]
+    )
     system = [f for f in findings if f.layer_hint == "system"]
     assert max(system, key=lambda f: f.strength).detector == "stages"
 

@@ -150,7 +150,9 @@ class DetectorContext:
             if stage is not None:
                 delivered = _unwrap(stage.output_value or "")
             else:
-                delivered = _unwrap(root.output_value) if root.output_value and root.output_value.strip() else ""
+                delivered = (
+                    _unwrap(root.output_value) if root.output_value and root.output_value.strip() else ""
+                )
             cached = self._delivered[answer.span_id] = delivered or answer.output_text
         return cached
 
