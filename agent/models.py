@@ -186,6 +186,34 @@ class Affected(_Model):
     by_hour: list[dict[str, Any]] = Field(default_factory=list)  # [{"hour": iso, "traces": n}]
 
 
+class ToolCallRecord(_Model):
+    """One tool call of an LLM investigation, as a reviewer reads it: what was asked, what came back (sizes)."""
+
+    step: int  # 1-based, in the order the model made the calls
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["ok", "error", "repeated", "cut"] = "ok"  # cut: not run, a budget was spent
+    result_chars: int = 0
+    result_tokens: int = 0
+    ids: int = 0  # evidence ids the result offered
+    note: str = ""  # the error, or "the result carried instructions (treated as data)"
+
+
+class Investigation(_Model):
+    """The path an LLM investigation took (agent/investigate/): its tool calls in order and what they cost."""
+
+    protocol: Literal["tools", "json"] = "tools"  # native tool calling, or the JSON action protocol
+    calls: list[ToolCallRecord] = Field(default_factory=list)
+    model_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    seconds: float = 0.0
+    stopped: str = ""  # answered, or which budget/guard ended it: steps, tokens, time, loop, errors, failed
+    read: list[str] = Field(default_factory=list)  # evidence ids the tools showed the model
+    disagreements: list[str] = Field(default_factory=list)  # where the verdict departs from the detectors
+
+
 class Sentence(_Model):
     """One factual sentence of the draft and the evidence it cites."""
 
@@ -218,4 +246,5 @@ class Draft(_Model):
     provider: str = "offline"
     notes: list[str] = Field(default_factory=list)  # e.g. "provider failed; offline analysis used"
     usage: dict[str, Any] = Field(default_factory=dict)  # tokens in/out, cost, latency
+    investigation: Investigation | None = None  # the LLM's tool calls, when it investigated
     markdown: str = ""

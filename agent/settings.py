@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     max_retries: int = 4  # extra attempts after a 429, a 5xx or a dropped connection (never after a timeout
     # on an OpenAI-compatible server: it would queue behind the abandoned request)
     max_output_tokens: int | None = None  # per LLM step; None: each step's own ceiling (4,000 / 8,000)
+    # the investigation loop (agent/investigate/): with a provider, the model reads the evidence through read-only
+    # tools before it classifies; off, it classifies from the detectors' evidence in one call
+    investigate: bool = False
+    investigate_max_steps: int = Field(default=12, ge=1, le=100)  # tool calls per investigation
+    investigate_max_tokens: int = Field(default=120_000, ge=1000)  # input + output tokens over all its calls
+    investigate_max_seconds: float = Field(default=600.0, gt=0)  # wall time of the whole loop
 
     # `postmortem receive`: when set, OTLP/HTTP requests must carry `Authorization: Bearer <token>`
     receiver_token: SecretStr | None = None

@@ -23,8 +23,10 @@ from agent.models import (
     Draft,
     Finding,
     Incident,
+    Investigation,
     Layer,
     Reproducibility,
+    ToolCallRecord,
 )
 from agent.settings import Settings
 from retrieval.trace import Span
@@ -127,6 +129,7 @@ class AgentState(TypedDict, total=False):
     similar: list[SimilarIncident]
     text_prior: dict[Layer, float]
     classification: Classification
+    investigation: Investigation | None  # the LLM's tool calls, when it investigated
     draft: Draft
     verify: VerifyReport
     revisions: int
@@ -189,4 +192,6 @@ CHECKPOINT_TYPES: tuple[type[BaseModel], ...] = (
     Classification,
     Reproducibility,
     Draft,
+    Investigation,
+    ToolCallRecord,
 )

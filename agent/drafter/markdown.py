@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.drafter.fmt import ts
+from agent.drafter.investigation import investigation_lines
 from agent.models import SECTION_KEYS, SECTION_TITLES, Draft, Section, Sentence
 
 LIST_SECTIONS = {"impact", "timeline", "layers", "went_well_poorly", "similar", "gaps", "reproducibility"}
@@ -87,6 +88,8 @@ def render_markdown(draft: Draft) -> str:
     for section in draft.sections:
         if section.key not in SECTION_KEYS:
             lines += _section(section)
+    if draft.investigation is not None:
+        lines += investigation_lines(draft.investigation)
     lines += ["## Evidence", "", "| id | kind | trace | time | excerpt |", "|---|---|---|---|---|"]
     for ev in draft.evidence:
         excerpt = ev.excerpt if len(ev.excerpt) <= 160 else ev.excerpt[:157] + "…"

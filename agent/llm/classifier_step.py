@@ -75,14 +75,21 @@ def classify_checked(
 
 
 def check_classification(
-    answer: ClassificationAnswer, sent_ids: set[str], findings: Sequence[Finding], *, method: str
+    answer: ClassificationAnswer,
+    sent_ids: set[str],
+    findings: Sequence[Finding],
+    *,
+    method: str,
+    read: set[str] | None = None,
 ) -> Checked:
     """Keep what the evidence supports.
 
     - ids that were not sent are removed;
     - a primary or contributing layer left without evidence is demoted to unknown / inconclusive;
     - if that leaves the named primary without support, or the answer names no consistent primary, it is unusable;
-    - `confirmed` needs a finding of the same layer resting on a cited id, else it becomes `likely`.
+    - `confirmed` needs a finding of the same layer resting on a cited id, else it becomes `likely`; an
+      investigation (agent/investigate/) may also confirm on evidence it read itself through its tools (`read`),
+      so a model can disagree with the detectors when it cites what it saw.
     """
     notes: list[str] = []
     problems: list[str] = []
@@ -125,7 +132,11 @@ def check_classification(
             role, confidence = "unknown", "inconclusive"
             rationale = f"(Demoted: the model cited no evidence that was provided.) {rationale}"
             notes.append(f"{layer}: demoted to unknown, no valid evidence")
-        if confidence == "confirmed" and not _grounded(layer, kept, findings):
+        if (
+            confidence == "confirmed"
+            and not _grounded(layer, kept, findings)
+            and not (read or set()) & set(kept)
+        ):
             confidence = "likely"
             notes.append(f"{layer}: 'confirmed' capped at 'likely', no {layer} finding rests on its evidence")
         assessments.append(

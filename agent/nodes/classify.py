@@ -7,9 +7,9 @@ from langgraph.runtime import Runtime
 
 from agent.evidence import EvidenceCatalog
 from agent.layer_classifier import ScoringInput, classify_offline
-from agent.models import Evidence, Finding, Incident, pm_ref, report_ref
+from agent.models import Classification, Evidence, Finding, Incident, pm_ref, report_ref
 from agent.nodes.gather import ensure_workspace
-from agent.nodes.llm import llm_classify
+from agent.nodes.llm import llm_classify, llm_investigate
 from agent.state import AgentContext, AgentState, SimilarIncident
 from retrieval.trace import PostmortemDoc
 
@@ -58,6 +58,8 @@ def classify(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     offline = classify_offline(data)
     if ctx.provider is None:
         return {"classification": offline}
+    if ctx.settings.investigate:
+        return _investigate(state, runtime, offline)
     evidence = evidence_for(catalog, state["incident"], findings, similar)
     past = [
         PostmortemDoc(
@@ -82,6 +84,30 @@ def classify(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
         ctx.settings.max_output_tokens,
     )
     updates: dict = {"notes": notes, "classification": classification or offline}
+    if usage:
+        updates["usage"] = [usage]
+    return updates
+
+
+def _investigate(state: AgentState, runtime: Runtime[AgentContext], offline: Classification) -> dict:
+    """The investigation loop (agent/investigate/) in place of the one-call classification."""
+    ctx = runtime.context
+    workspace = ensure_workspace(state, runtime)
+    classification, log, usage, notes = llm_investigate(
+        ctx.provider,
+        ctx.settings,
+        incident=state["incident"],
+        store=ctx.store,
+        spans=workspace.spans,
+        baseline=workspace.baseline,
+        catalog=workspace.catalog,
+        findings=state.get("findings", []),
+        flagged=state.get("flagged", []),
+        offline=offline,
+        onset=state.get("onset"),
+        service=state["scope"].service,
+    )
+    updates: dict = {"notes": notes, "classification": classification or offline, "investigation": log}
     if usage:
         updates["usage"] = [usage]
     return updates

@@ -59,6 +59,8 @@ def draft(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     if narrative is not None:
         name = getattr(ctx.provider, "name", None) or type(ctx.provider).__name__
         result = result.model_copy(update={"provider": name})
+    if state.get("investigation") is not None:
+        result = result.model_copy(update={"investigation": state["investigation"]})
     usage = [*state.get("usage", []), *updates.get("usage", [])]
     if usage:
         result = result.model_copy(update={"usage": _total(usage)})

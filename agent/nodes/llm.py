@@ -92,3 +92,40 @@ def llm_narrative(
         for section in sections
     ]
     return cited, _usage("narrative", usage), None
+
+
+def llm_investigate(
+    provider: Any, settings: Any, **evidence: Any
+) -> tuple[Any | None, Any | None, dict, list[str]]:
+    """(classification merged with offline or None, the investigation log, usage, notes): the investigation loop
+    (agent/investigate/), falling back to the offline classification with one plain sentence when it fails."""
+    try:
+        from agent.investigate import investigate
+        from agent.providers import ProviderError
+    except ImportError as exc:
+        return (
+            None,
+            None,
+            {},
+            [f"LLM investigation is not available ({exc}); the offline analysis was used instead"],
+        )
+    try:
+        result = investigate(provider, settings, **evidence)
+    except ProviderError as exc:  # the prompt itself could not be built (a budget too small)
+        return (
+            None,
+            None,
+            _usage("investigate", exc.usage, failed=True),
+            [fallback_note(provider, "investigation", exc)],
+        )
+    usage = _usage("investigate", result.usage, failed=result.classification is None)
+    if usage:
+        usage["tool_calls"] = len(result.log.calls)
+    if result.classification is None:
+        name = getattr(provider, "name", None) or type(provider).__name__
+        reason = (result.failure or "no answer").removeprefix(f"{name}: ").rstrip(".")
+        note = (
+            f"provider {name} failed during investigation ({reason}); the offline analysis was used instead"
+        )
+        return None, result.log, usage, [note]
+    return result.classification, result.log, usage, result.notes

@@ -21,6 +21,9 @@ from agent.providers.base import (
     Provider,
     Sent,
     T,
+    ToolCallOut,
+    ToolReply,
+    ToolSpec,
     parse_json_answer,
     with_schema_prompt,
 )
@@ -79,6 +82,25 @@ class AnthropicProvider(Provider):
         text = "".join(block.text for block in message.content if block.type == "text")
         return Sent(
             value=text,
+            input_tokens=_input_tokens(message.usage),
+            output_tokens=message.usage.output_tokens,
+            model=message.model or model,
+            finish_reason=message.stop_reason,
+        )
+
+    def _send_tools(self, request: ChatRequest, model: str, tools: list[ToolSpec]) -> Sent[ToolReply]:
+        specs = [{"name": t.name, "description": t.description, "input_schema": t.parameters} for t in tools]
+        message = self.client.messages.create(
+            tools=specs, tool_choice={"type": "auto"}, **self._kwargs(request, model)
+        )
+        calls = [
+            ToolCallOut(id=block.id, name=block.name, arguments=json.dumps(block.input))
+            for block in message.content
+            if block.type == "tool_use"
+        ]
+        text = "".join(block.text for block in message.content if block.type == "text")
+        return Sent(
+            value=ToolReply(text=text, calls=calls),
             input_tokens=_input_tokens(message.usage),
             output_tokens=message.usage.output_tokens,
             model=message.model or model,

@@ -46,6 +46,21 @@ class ChatMessage(_Model):
     tool_call_id: str | None = None
 
 
+class ToolSpec(_Model):
+    """A tool the model may call (its parameters: a JSON schema)."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+class ToolReply(_Model):
+    """What a model said in a turn where it could call tools: text, tool calls, or both."""
+
+    text: str = ""
+    calls: list[ToolCallOut] = Field(default_factory=list)
+
+
 class ChatRequest(_Model):
     """A provider-neutral chat request. `model=None` means the provider's configured model."""
 
@@ -163,6 +178,13 @@ class Parsed(Generic[T]):
 
 
 @dataclass
+class ToolTurn:
+    reply: ToolReply
+    usage: Usage
+    finish_reason: str | None = None
+
+
+@dataclass
 class Sent(Generic[R]):
     """What one HTTP round trip produced: a value (or the validation error) and its metering."""
 
@@ -215,6 +237,10 @@ class Provider(ABC):
     @abstractmethod
     def _send_parsed(self, request: ChatRequest, model: str, schema: type[T], mode: Mode) -> Sent[T]: ...
 
+    def _send_tools(self, request: ChatRequest, model: str, tools: list[ToolSpec]) -> Sent[ToolReply]:
+        """One turn with tools the model may call (no forced choice). Providers without tool calling refuse."""
+        raise ProviderError(f"{self.name}: tool calling is not implemented", capability=True)
+
     @abstractmethod
     def _failure(self, exc: Exception) -> Failure | None:
         """Classify an SDK exception; None means 'not ours, re-raise'."""
@@ -226,6 +252,12 @@ class Provider(ABC):
         return Completion(
             text=sent.value or "", usage=usage, finish_reason=sent.finish_reason, model=sent.model
         )
+
+    def chat_tools(self, request: ChatRequest, tools: list[ToolSpec]) -> ToolTurn:
+        """One turn in which the model may call any of `tools` (OpenAI function calling, Anthropic tool use).
+        Raises ProviderError; `capability=True` when the server refuses tools (use a JSON action protocol)."""
+        sent, usage = self._with_retries(request, lambda req, model: self._send_tools(req, model, tools))
+        return ToolTurn(reply=sent.value or ToolReply(), usage=usage, finish_reason=sent.finish_reason)
 
     def parse(
         self, request: ChatRequest, schema: type[T], *, modes: tuple[Mode, ...] | None = None

@@ -21,6 +21,9 @@ from agent.providers.base import (
     Provider,
     Sent,
     T,
+    ToolCallOut,
+    ToolReply,
+    ToolSpec,
     parse_json_answer,
     validation_reason,
     with_schema_prompt,
@@ -91,6 +94,33 @@ class OpenAIProvider(Provider):
         usage = completion.usage
         return Sent(
             value=(choice.message.content or "") if choice else "",
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+            model=completion.model or model,
+            finish_reason=choice.finish_reason if choice else None,
+        )
+
+    def _send_tools(self, request: ChatRequest, model: str, tools: list[ToolSpec]) -> Sent[ToolReply]:
+        kwargs = self._kwargs(request, model)
+        kwargs["tools"] = [
+            {
+                "type": "function",
+                "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+            }
+            for t in tools
+        ]
+        kwargs["tool_choice"] = "auto"
+        completion = self.client.chat.completions.create(**kwargs)
+        usage = completion.usage
+        choice = completion.choices[0] if completion.choices else None
+        message = choice.message if choice else None
+        calls = [
+            ToolCallOut(id=c.id, name=c.function.name, arguments=c.function.arguments)
+            for c in (message.tool_calls or [] if message else [])
+            if getattr(c, "function", None)
+        ]
+        return Sent(
+            value=ToolReply(text=(message.content or "") if message else "", calls=calls),
             input_tokens=usage.prompt_tokens if usage else 0,
             output_tokens=usage.completion_tokens if usage else 0,
             model=completion.model or model,

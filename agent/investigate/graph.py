@@ -1,0 +1,252 @@
+"""The investigation as a LangGraph subgraph: think (one model turn) -> act (run its tool calls) -> think ... ->
+conclude (the final answer, asked for outright when a budget ended the loop).
+
+Budgets: tool calls (steps), tokens over every model call, wall time; a request that would not fit the per-request
+token budget has its oldest tool results elided first. The same call asked again is answered "repeated" and, past
+`max_repeats`, ends the loop; so do `max_errors` failed calls in a row.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+
+from agent.investigate.protocol import ask_turn, tool_message
+from agent.investigate.state import InvestigationContext, InvestigationState, PendingCall
+from agent.investigate.tools import ANSWER_TOOL, run_tool, signature, tool_specs
+from agent.llm.schemas import ClassificationAnswer
+from agent.models import ToolCallRecord
+from agent.providers.base import ChatMessage, ChatRequest, ProviderError, Usage
+from agent.providers.tokens import estimate_request_tokens, estimate_tokens
+
+log = logging.getLogger("postmortem.investigate")
+
+ELIDED = "(result elided to fit the token budget)"
+FINAL_ASK = (
+    "Stop investigating now ({why}). Give your final classification from what you have seen, citing only ids "
+    "that appeared in the data or in tool results."
+)
+STOP_REASONS = {
+    "steps": "the tool-call budget is spent",
+    "tokens": "the token budget is spent",
+    "time": "the time budget is spent",
+    "loop": "the same calls kept repeating",
+    "errors": "too many tool calls failed in a row",
+    "no_answer": "you gave no answer",
+}
+
+
+def spent_tokens(usage: Usage) -> int:
+    return usage.input_tokens + usage.output_tokens
+
+
+def over_budget(state: InvestigationState, ctx: InvestigationContext) -> str:
+    """Which budget is spent ("" when none)."""
+    if spent_tokens(state["usage"]) >= ctx.budget.max_tokens:
+        return "tokens"
+    if ctx.elapsed() >= ctx.budget.max_seconds:
+        return "time"
+    return ""
+
+
+def fit(messages: list[ChatMessage], system: str, ctx: InvestigationContext) -> ChatRequest | None:
+    """The request for the next turn within the per-request token budget: the oldest tool results are elided
+    first; None when even that does not fit."""
+    tools = sum(estimate_tokens(s.model_dump_json()) for s in tool_specs())
+    limit = ctx.budget.request_tokens - tools
+    turns = list(messages)
+    request = ChatRequest(
+        system=system, messages=turns, max_tokens=ctx.budget.max_output_tokens, temperature=0
+    )
+    for i, message in enumerate(turns):
+        if estimate_request_tokens(request) <= limit:
+            return request
+        if i > 0 and message.role in ("tool", "user") and message.content != ELIDED:
+            turns[i] = message.model_copy(update={"content": ELIDED})
+            request = request.model_copy(update={"messages": turns})
+    return request if estimate_request_tokens(request) <= limit else None
+
+
+def think(state: InvestigationState, runtime: Runtime[InvestigationContext]) -> dict:
+    ctx = runtime.context
+    why = over_budget(state, ctx)
+    if why:
+        return {"stopped": why}
+    request = fit(state["messages"], ctx.system, ctx)
+    if request is None:
+        return {"stopped": "tokens"}
+    try:
+        turn = ask_turn(ctx.provider, request, state["protocol"])
+    except ProviderError as exc:
+        ctx.failure = exc
+        return {"stopped": "failed", "usage": state["usage"] + exc.usage}
+    updates: dict = {
+        "messages": [*state["messages"], turn.message],
+        "pending": turn.calls,
+        "usage": state["usage"] + turn.usage,
+        "protocol": turn.protocol,
+        "turns": state.get("turns", 0) + 1,
+    }
+    if turn.answer is not None:
+        updates["answer"] = turn.answer
+    elif not turn.calls:
+        updates["stopped"] = "no_answer"
+    return updates
+
+
+def act(state: InvestigationState, runtime: Runtime[InvestigationContext]) -> dict:
+    ctx = runtime.context
+    messages, records = list(state["messages"]), list(state.get("log", []))
+    seen, tainted = list(state.get("seen", [])), list(state.get("tainted", []))
+    signatures, errors = dict(state.get("signatures", {})), state.get("errors", 0)
+    answer, stopped = state.get("answer"), state.get("stopped", "")
+    for call in state.get("pending", []):
+        if call.name == ANSWER_TOOL:
+            answer, text = _take_answer(call)
+            messages.append(tool_message(call, text, state["protocol"]))
+            continue
+        record, text, ids, marked = _one_call(ctx, call, records, signatures, stopped)
+        records.append(record)
+        messages.append(tool_message(call, text, state["protocol"]))
+        errors = errors + 1 if record.status == "error" else 0
+        seen += [ref for ref in ids if ref not in seen]
+        tainted += [ref for ref in marked if ref not in tainted]
+        stopped = stopped or _guard(ctx, records, signatures, errors)
+    return {
+        "messages": messages,
+        "pending": [],
+        "log": records,
+        "seen": seen,
+        "tainted": tainted,
+        "signatures": signatures,
+        "errors": errors,
+        "answer": answer,
+        "stopped": stopped,
+    }
+
+
+def _take_answer(call: PendingCall) -> tuple[ClassificationAnswer | None, str]:
+    try:
+        return ClassificationAnswer.model_validate_json(call.arguments or "{}"), "answer received"
+    except ValueError as exc:
+        first = str(exc).splitlines()[0]
+        return None, f"error: the answer does not match the classification schema ({first}); answer again"
+
+
+def _one_call(
+    ctx: InvestigationContext,
+    call: PendingCall,
+    records: list[ToolCallRecord],
+    signatures: dict[str, int],
+    stopped: str,
+) -> tuple[ToolCallRecord, str, list[str], list[str]]:
+    """(the log record, the text for the model, the ids the result showed, the ids whose text gave orders)."""
+    step = len(records) + 1
+    executed = sum(r.status in ("ok", "error") for r in records)
+    if stopped or executed >= ctx.budget.max_steps:
+        why = STOP_REASONS.get(stopped or "steps", stopped)
+        return (
+            ToolCallRecord(step=step, tool=call.name, status="cut", note=why),
+            f"error: not run: {why}",
+            [],
+            [],
+        )
+    outcome = run_tool(ctx, call.name, call.arguments)
+    key = signature(call.name, outcome.arguments)
+    signatures[key] = signatures.get(key, 0) + 1
+    if signatures[key] > 1:
+        note = "the same call was made before; its result is above"
+        record = ToolCallRecord(
+            step=step, tool=call.name, arguments=outcome.arguments, status="repeated", note=note
+        )
+        return record, f"error: {note}", [], []
+    record = ToolCallRecord(
+        step=step,
+        tool=call.name,
+        arguments=outcome.arguments,
+        status="ok" if outcome.ok else "error",
+        result_chars=len(outcome.text),
+        result_tokens=outcome.tokens,
+        ids=len(outcome.ids),
+        note=outcome.error
+        or ("the result carried instructions (treated as data)" if outcome.tainted else ""),
+    )
+    return record, outcome.text, outcome.ids, outcome.tainted
+
+
+def _guard(
+    ctx: InvestigationContext, records: list[ToolCallRecord], signatures: dict[str, int], errors: int
+) -> str:
+    if any(n > ctx.budget.max_repeats for n in signatures.values()):
+        return "loop"
+    if errors >= ctx.budget.max_errors:
+        return "errors"
+    if sum(r.status in ("ok", "error") for r in records) >= ctx.budget.max_steps:
+        return "steps"
+    return ""
+
+
+def conclude(state: InvestigationState, runtime: Runtime[InvestigationContext]) -> dict:
+    """When the loop ended without an answer (a budget, a loop): ask for the classification outright, once."""
+    ctx = runtime.context
+    if state.get("answer") is not None or state.get("stopped") == "failed":
+        return {}
+    why = STOP_REASONS.get(state.get("stopped", ""), "the investigation is over")
+    turns = [*flatten(state["messages"]), ChatMessage(role="user", content=FINAL_ASK.format(why=why))]
+    request = fit(turns, ctx.system, ctx)
+    if request is None or over_budget(state, ctx) == "time":
+        return {}
+    try:
+        parsed = ctx.provider.parse(request, ClassificationAnswer)
+    except ProviderError as exc:
+        ctx.failure = exc
+        return {"usage": state["usage"] + exc.usage}
+    return {
+        "answer": parsed.value,
+        "usage": state["usage"] + parsed.usage,
+        "turns": state.get("turns", 0) + 1,
+    }
+
+
+def flatten(messages: list[ChatMessage]) -> list[ChatMessage]:
+    """The conversation without tool-call structure (a structured-output request carries no tools)."""
+    out = []
+    for m in messages:
+        if m.role == "assistant" and m.tool_calls:
+            calls = "; ".join(f"{c.name}({c.arguments or '{}'})" for c in m.tool_calls)
+            out.append(
+                ChatMessage(
+                    role="assistant", content="\n".join(p for p in (m.content, f"Called: {calls}") if p)
+                )
+            )
+        elif m.role == "tool":
+            out.append(ChatMessage(role="user", content=f"Result of {m.name or 'the call'}:\n{m.content}"))
+        else:
+            out.append(m)
+    return out
+
+
+def route_after_think(state: InvestigationState) -> str:
+    if state.get("stopped") or state.get("answer") is not None:
+        return "conclude"
+    return "act" if state.get("pending") else "conclude"
+
+
+def route_after_act(state: InvestigationState) -> str:
+    return "conclude" if state.get("stopped") or state.get("answer") is not None else "think"
+
+
+def build_investigation() -> CompiledStateGraph:
+    graph = StateGraph(InvestigationState, context_schema=InvestigationContext)
+    graph.add_node("think", think)
+    graph.add_node("act", act)
+    graph.add_node("conclude", conclude)
+    graph.add_edge(START, "think")
+    graph.add_conditional_edges("think", route_after_think, ["act", "conclude"])
+    graph.add_conditional_edges("act", route_after_act, ["think", "conclude"])
+    graph.add_edge("conclude", END)
+    # never checkpointed, not even under a parent graph that is (its state holds the whole conversation)
+    return graph.compile(checkpointer=False, name="investigate")
