@@ -156,7 +156,9 @@ def test_tool_results_are_delimited_untrusted_data(store_dir, tmp_path, embedder
 
 def test_a_model_that_loops_is_cut_and_still_answers(store_dir, tmp_path, embedder):
     same = {"tool": "search_spans", "arguments": {"text": "refund"}}
-    script = Script(steps=[lambda seen: same], final=lambda seen: {"answer": layers("prompt", seen.ids()[:1], "likely")})
+    script = Script(
+        steps=[lambda seen: same], final=lambda seen: {"answer": layers("prompt", seen.ids()[:1], "likely")}
+    )
     with FakeLLMServer(responder=script) as server:
         draft, _ = run(store_dir, tmp_path, embedder, server)
     log = draft.investigation

@@ -16,8 +16,8 @@ from typing import Any
 from tests.wire.server import (
     ANTHROPIC_PATHS,
     Scripted,
-    anthropic_message,
     answer_as_asked,
+    anthropic_message,
     openai_completion,
     request_mode,
 )
@@ -37,7 +37,9 @@ class Seen:
         return [row for k, rows in self.blocks if k == kind for row in rows]
 
     def ids(self) -> list[str]:
-        found = re.findall(r'"((?:span|doc|report):[^"]+)"', json.dumps([r for _, rows in self.blocks for r in rows]))
+        found = re.findall(
+            r'"((?:span|doc|report):[^"]+)"', json.dumps([r for _, rows in self.blocks for r in rows])
+        )
         return list(dict.fromkeys(found))
 
 
@@ -79,7 +81,9 @@ def read_conversation(path: str, body: dict[str, Any]) -> Seen:
 def is_investigation(body: dict[str, Any]) -> bool:
     """A turn of the loop: native tools listed, or the JSON action protocol explained."""
     tools = json.dumps(body.get("tools") or [])
-    return "list_changes" in tools or "JSON object, either" in json.dumps(body.get("system") or body.get("messages"))
+    return "list_changes" in tools or "JSON object, either" in json.dumps(
+        body.get("system") or body.get("messages")
+    )
 
 
 def schema_name(path: str, body: dict[str, Any]) -> str:
@@ -95,12 +99,18 @@ def tool_call(
     """The model calls one tool, in the request's protocol (`tokens`: the prompt tokens the answer reports)."""
     if path in ANTHROPIC_PATHS:
         scripted = anthropic_message("Let me look.", input_tokens=tokens)
-        scripted.body["content"].append({"type": "tool_use", "id": f"toolu_{n}", "name": name, "input": arguments})
+        scripted.body["content"].append(
+            {"type": "tool_use", "id": f"toolu_{n}", "name": name, "input": arguments}
+        )
         scripted.body["stop_reason"] = "tool_use"
         return scripted
     scripted = openai_completion(None, prompt_tokens=tokens)
     scripted.body["choices"][0]["message"]["tool_calls"] = [
-        {"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+        {
+            "id": f"call_{n}",
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(arguments)},
+        }
     ]
     scripted.body["choices"][0]["finish_reason"] = "tool_calls"
     return scripted
@@ -134,7 +144,9 @@ class Script:
         if body.get("tools"):
             if "answer" in step:
                 return tool_call(path, body, "answer", step["answer"], self.calls, self.prompt_tokens)
-            return tool_call(path, body, step["tool"], step.get("arguments", {}), self.calls, self.prompt_tokens)
+            return tool_call(
+                path, body, step["tool"], step.get("arguments", {}), self.calls, self.prompt_tokens
+            )
         action = (
             {"action": "answer", "answer": step["answer"]}
             if "answer" in step
@@ -153,6 +165,13 @@ def layers(primary: str, evidence: list[str], confidence: str = "confirmed", **o
     out = []
     for layer in ("model", "prompt", "data", "system"):
         role = "primary" if layer == primary else others.get(layer, "unknown")
-        out.append({"layer": layer, "role": role, "confidence": confidence if layer == primary else "inconclusive",
-                    "rationale": f"{layer}: {role}.", "evidence": evidence if layer == primary else []})
+        out.append(
+            {
+                "layer": layer,
+                "role": role,
+                "confidence": confidence if layer == primary else "inconclusive",
+                "rationale": f"{layer}: {role}.",
+                "evidence": evidence if layer == primary else [],
+            }
+        )
     return {"primary": primary, "layers": out}  # fmt: skip
