@@ -242,7 +242,8 @@ def test_the_time_budget_ends_in_a_clean_fallback(store_dir, tmp_path, embedder)
     with FakeLLMServer(responder=script, behaviour=Behaviour(delay=0.4)) as server:
         draft, offline = run(store_dir, tmp_path, embedder, server, investigate_max_seconds=0.6)
     log = draft.investigation
-    assert log.stopped == "time" and script.calls == 2  # no third turn, no final request either
+    # cut before the model could answer (how many turns fit depends on the machine's load), and no final request
+    assert log.stopped == "time" and 1 <= script.calls < 4 and log.model_calls == script.calls
     assert draft.classification.model_dump() == offline.classification.model_dump()
     assert any("failed during investigation" in n and "(time)" in n for n in draft.notes), draft.notes
 
