@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from agent.detector_thresholds import DetectorThresholds
 
 
 def _t(value: float, why: str) -> float:
     return Field(default=value, description=why)  # type: ignore[return-value]
 
 
-class Thresholds(BaseModel):
-    """Every number the offline judgement decides with. `description` is the reason for the value."""
+class Thresholds(DetectorThresholds):
+    """Every number the offline judgement decides with. `description` is the reason for the value. The
+    detectors' sections are in agent/detector_thresholds.py; the classifier's and the changes' are here."""
 
     model_config = ConfigDict(validate_assignment=True)
 
@@ -202,7 +205,10 @@ T = Thresholds()
 def scaled(name: str, factor: float) -> Iterator[None]:
     """Temporarily multiply one threshold (for the sensitivity sweep); restored on exit."""
     old = getattr(T, name)
-    setattr(T, name, old * factor)
+    new = old * factor
+    if Thresholds.model_fields[name].annotation is int:
+        new = round(new)  # a count moves to the nearest count
+    setattr(T, name, new)
     try:
         yield
     finally:
@@ -212,3 +218,9 @@ def scaled(name: str, factor: float) -> Iterator[None]:
 def table() -> list[tuple[str, float, str]]:
     """(name, value, why) for every threshold, in declaration order."""
     return [(n, getattr(T, n), f.description or "") for n, f in Thresholds.model_fields.items()]
+
+
+def is_budget(name: str) -> bool:
+    """A value that bounds the work (how many answers are sampled or embedded), not what is concluded."""
+    extra = Thresholds.model_fields[name].json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get("budget"))

@@ -22,6 +22,7 @@ from functools import cached_property
 import numpy as np
 
 from agent.models import Finding, Incident
+from agent.thresholds import T
 from retrieval.trace import Document, Span, SpanKind
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ class DetectorContext:
         """1 in the incident's service, less in a trace that crosses into it, little elsewhere."""
         if self.in_scope(span):
             return 1.0
-        return 0.6 if span.trace_id in self.incident_traces else 0.25
+        return T.scope_crossing if span.trace_id in self.incident_traces else T.scope_elsewhere
 
     def is_window(self, span: Span) -> bool:
         return span.span_id in self.window_ids
@@ -246,7 +247,10 @@ class DetectorContext:
     def horizon(self) -> timedelta:
         """A natural time scale for 'near': a tenth of the window, at least 30 minutes."""
         if self.window_start and self.window_end and self.window_end > self.window_start:
-            return max(timedelta(minutes=30), (self.window_end - self.window_start) / 10)
+            return max(
+                timedelta(minutes=T.horizon_min_minutes),
+                (self.window_end - self.window_start) / T.horizon_fraction,
+            )
         return timedelta(hours=1)
 
     # ---------------------------------------------------------------- flags

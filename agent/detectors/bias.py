@@ -20,13 +20,10 @@ from agent.detectors.stats import two_prop_z
 from agent.detectors.text import REFUSAL, content_tokens, jaccard_matrix, language
 from agent.detectors.tool_data import json_fields
 from agent.models import Finding, span_ref
+from agent.thresholds import T
 from retrieval.trace import Span, SpanKind
 
 NAME = "bias"
-CAP = 600
-PAIR_SIM = 0.85  # embeddings; token overlap uses PAIR_JACCARD
-PAIR_JACCARD = 0.5
-EMBED_CAP = 300  # above this many requests, pairs come from token overlap (embedding them all costs too much)
 NEGATIVE = re.compile(
     r"\b(?:not eligible|ineligible|denied|deny|declined?|reject(?:ed)?|not (?:approved|qualified|recommended|"
     r"a (?:good )?fit|able to approve)|do not recommend|cannot (?:approve|offer)|unable to approve|we regret|"
@@ -56,7 +53,7 @@ def _scores(answers: list[Span]) -> dict[str, float]:
 def outcomes(answers: list[Span]) -> dict[str, bool]:
     """span id -> negative outcome."""
     scores = _scores(answers)
-    if len(scores) >= 0.5 * len(answers) and len(set(scores.values())) > 1:
+    if len(scores) >= T.bias_scored_share * len(answers) and len(set(scores.values())) > 1:
         median = float(np.median(list(scores.values())))
         return {sid: value < median for sid, value in scores.items()}
     return {a.span_id: bool(NEGATIVE.search(a.output_text) or REFUSAL.search(a.output_text)) for a in answers}
@@ -72,7 +69,7 @@ def _groups(ctx: DetectorContext, answers: list[Span]) -> dict[str, set[str]]:
             if (
                 isinstance(value, str | bool | int)
                 and not _SKIP_KEY.search(key.lower())
-                and len(str(value)) <= 40
+                and len(str(value)) <= T.bias_value_chars
             ):
                 values[key][str(value)] += 1
                 groups[f"{key}={value}"].add(a.span_id)
@@ -87,20 +84,20 @@ def _groups(ctx: DetectorContext, answers: list[Span]) -> dict[str, set[str]]:
     keep = {}
     for label, members in groups.items():
         key = label.split("=", 1)[0]
-        if key != "language" and not 2 <= len(values[key]) <= 10:
+        if key != "language" and not 2 <= len(values[key]) <= T.bias_max_values:
             continue
-        if 5 <= len(members) <= len(answers) - 5:
+        if T.bias_min_group <= len(members) <= len(answers) - T.bias_min_group:
             keep[label] = members
     return keep
 
 
 def _similar_pairs(ctx: DetectorContext, answers: list[Span]) -> list[tuple[int, int]]:
     texts = [ctx.request_text(a) for a in answers]
-    vecs = ctx.vectors(texts) if len(texts) <= EMBED_CAP else None
+    vecs = ctx.vectors(texts) if len(texts) <= T.bias_embed_cap else None
     if vecs is not None:
-        sims, threshold = vecs @ vecs.T, PAIR_SIM
+        sims, threshold = vecs @ vecs.T, T.bias_pair_cosine
     else:
-        sims, threshold = jaccard_matrix(texts, texts), PAIR_JACCARD
+        sims, threshold = jaccard_matrix(texts, texts), T.bias_pair_jaccard
     i, j = np.where(np.triu(sims, 1) >= threshold)
     return list(zip(i.tolist(), j.tolist(), strict=True))
 
@@ -116,7 +113,7 @@ def _word_groups(ctx, answers, pairs, neg) -> dict[str, set[str]]:
         counts.update(_stems(ctx.request_text(bad)) - _stems(ctx.request_text(good)))
     out = {}
     for word, n in counts.items():
-        if n >= 3:
+        if n >= T.bias_word_pairs:
             out[f"word={word}"] = {a.span_id for a in answers if word in _stems(ctx.request_text(a))}
     return out
 
@@ -133,9 +130,9 @@ def _stems(text: str) -> set[str]:
 @detector(NAME)
 def detect(ctx: DetectorContext) -> list[Finding]:
     answers = [*ctx.baseline_answers, *ctx.answers]
-    if len(answers) > CAP:
-        answers = answers[-CAP:]
-    if len(answers) < 12:
+    if len(answers) > T.bias_cap:
+        answers = answers[-T.bias_cap :]
+    if len(answers) < T.bias_min_answers:
         return []
     neg = outcomes(answers)
     answers = [a for a in answers if a.span_id in neg]
@@ -156,7 +153,7 @@ def _assess(ctx, label, members, answers, pairs, neg) -> Finding | None:
     k_in, k_out = sum(neg[a.span_id] for a in inside), sum(neg[a.span_id] for a in outside)
     r_in, r_out = k_in / len(inside), k_out / len(outside) if outside else 0.0
     z = two_prop_z(k_in, len(inside), k_out, len(outside))
-    if r_in - r_out < 0.2 or z < 2.5:
+    if r_in - r_out < T.bias_rate_gap or z < T.rate_z:
         return None
     worse = better = 0
     example = None
@@ -170,12 +167,12 @@ def _assess(ctx, label, members, answers, pairs, neg) -> Finding | None:
             example = example or (member, other)
         else:
             better += 1
-    if worse < 2 or worse < 3 * better or _temporal(inside, outside):
+    if worse < 2 or worse < T.bias_pair_ratio * better or _temporal(inside, outside):
         return None
     value = label.split("=", 1)[1]
     explained = value.lower() in system_text(inside[0]).lower()
     by_input = _explained_by_inputs(ctx, [(m, o) for m, o in _discordant(answers, pairs, members, neg)])
-    strength = min(0.9, 0.2 + 0.4 * (r_in - r_out) + 0.05 * worse)
+    strength = min(T.bias_max, T.bias_base + T.bias_gap_gain * (r_in - r_out) + T.bias_pair_gain * worse)
     member, other = example
     return make(
         NAME,
@@ -211,11 +208,12 @@ def _temporal(inside: list[Span], outside: list[Span]) -> bool:
     """A 'group' that is really a period (everything after a switch) is a change, not a population."""
     if not outside:
         return False
-    cut = sorted(o.start_time for o in outside)[int(0.8 * (len(outside) - 1))]
+    times = sorted(o.start_time for o in outside)
+    cut = times[int((1 - T.bias_period_quantile) * (len(outside) - 1))]
     later = sum(m.start_time > cut for m in inside) / len(inside)
-    cut_lo = sorted(o.start_time for o in outside)[int(0.2 * (len(outside) - 1))]
+    cut_lo = times[int(T.bias_period_quantile * (len(outside) - 1))]
     earlier = sum(m.start_time < cut_lo for m in inside) / len(inside)
-    return later >= 0.8 or earlier >= 0.8
+    return later >= T.bias_period_share or earlier >= T.bias_period_share
 
 
 def _discordant(answers, pairs, members, neg):
@@ -256,6 +254,6 @@ def _explained_by_inputs(ctx: DetectorContext, pairs: list[tuple[Span, Span]]) -
             if a[key] != b[key]:
                 signs[key].append(1 if a[key] > b[key] else -1)
     for key, values in signs.items():
-        if len(values) >= 2 and abs(sum(values)) >= 0.75 * len(pairs):
+        if len(values) >= 2 and abs(sum(values)) >= T.bias_input_sign_share * len(pairs):
             return key
     return None

@@ -8,6 +8,7 @@ from typing import Any
 from agent.detectors.base import DetectorContext
 from agent.detectors.text import snippet
 from agent.models import Finding, Layer, span_ref
+from agent.thresholds import T
 from retrieval.trace import Span
 
 
@@ -89,6 +90,12 @@ def make(
         is_gap=is_gap,
         data=data,
     )
+
+
+def shift_strength(new: float, effect: float) -> float:
+    """A distribution shift's strength from its novelty and its effect on the bad outputs (the shift_* values of
+    agent/detector_thresholds.py)."""
+    return (T.shift_base + T.shift_novelty_gain * new) * (T.shift_effect_floor + T.shift_effect_gain * effect)
 
 
 def pct(x: float) -> str:

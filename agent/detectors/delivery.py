@@ -9,6 +9,7 @@ from agent.detectors.common import make, pct, quote
 from agent.detectors.stats import novelty
 from agent.detectors.text import norm, snippet
 from agent.models import Finding, span_ref
+from agent.thresholds import T
 from retrieval.trace import Span, SpanKind
 
 NAME = "delivery"
@@ -38,7 +39,7 @@ def detect(ctx: DetectorContext) -> list[Finding]:
         if not win:
             continue
         new = novelty(len(win), len(ctx.answers), len(base), len(ctx.baseline_answers))
-        if new < 0.2:
+        if new < T.delivery_novelty:
             continue
         findings.append(_finding(ctx, kind, win, base, new))
     return findings
@@ -72,13 +73,13 @@ def _finding(ctx: DetectorContext, kind: str, win: list[Span], base: list[Span],
     return make(
         NAME,
         title,
-        strength=0.1 + 0.75 * new,
+        strength=T.delivery_base + T.delivery_gain * new,
         layer_hint="system",
         evidence=evidence,
         detail=detail,
         onset=first.start_time,
         quotes=quotes,
-        change=new >= 0.4,
+        change=new >= T.novelty_change,
         kind=kind,
         novelty=round(new, 3),
         bad_span_ids=[a.span_id for a in win],

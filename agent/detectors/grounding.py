@@ -28,11 +28,10 @@ from agent.detectors.text import (
     urls,
 )
 from agent.models import Finding, doc_ref, span_ref
+from agent.thresholds import T
 from retrieval.trace import Span, SpanKind
 
 NAME = "grounding"
-EMBED_ANSWERS = 50  # answers sampled for the embedding check (the lexical checks see all)
-MAX_CLAIMS = 8
 GROUNDING_RULE = re.compile(
     r"\b(?:only|solely|exclusively|strictly)\b[^.\n]{0,60}\b(?:context|documents?|sources?|provided|knowledge|"
     r"policy|policies|information)\b|\bdo not (?:make up|invent|guess|speculate)|\bnever (?:make up|invent|guess)|"
@@ -102,7 +101,7 @@ def _allowed_numbers(ctx: DetectorContext, answer: Span, docs: list) -> frozense
 def _specific(n: str) -> bool:
     """Numbers worth checking: not small counts like 1..9."""
     try:
-        return abs(float(n)) >= 10 or "." in n
+        return abs(float(n)) >= T.grounding_specific_number or "." in n
     except ValueError:
         return False
 
@@ -113,7 +112,7 @@ def _check(ctx: DetectorContext, answer: Span) -> Verdict | None:
         return None
     verdict = Verdict(answer)
     allowed = _allowed_numbers(ctx, answer, docs)
-    claims = sentences(answer.output_text)[:MAX_CLAIMS]
+    claims = sentences(answer.output_text)[: T.grounding_max_claims]
     doc_sents = [(sid, i, s) for sid, i, d in docs for s in sentences(d.content or "")]
     known_refs = {x.lower() for _, _, d in docs for x in (d.id, d.source) if x}
     known_refs |= set().union(*(urls(d.content or "") for _, _, d in docs))
@@ -139,7 +138,7 @@ def _check(ctx: DetectorContext, answer: Span) -> Verdict | None:
 
 def _polarity_flip(claim: str, doc_sents: list[tuple[str, int, str]]) -> str | None:
     words, neg = _polarity(claim)
-    if len(words) < 3:
+    if len(words) < T.grounding_flip_min_words:
         return None
     best, best_ref = 0.0, None
     for span_id, index, sent in doc_sents:
@@ -147,7 +146,7 @@ def _polarity_flip(claim: str, doc_sents: list[tuple[str, int, str]]) -> str | N
         sim = jaccard(words, other)
         if sim > best:
             best, best_ref = sim, (doc_ref(span_id, index), other_neg)
-    if best_ref and best >= 0.5 and best_ref[1] != neg:
+    if best_ref and best >= T.grounding_flip_overlap and best_ref[1] != neg:
         return best_ref[0]
     return None
 
@@ -162,11 +161,13 @@ def _embedding_support(ctx: DetectorContext, verdicts: list) -> None:
     """With embeddings: an answer most of whose sentences are far from every document sentence is unsupported."""
     if ctx.embed is None or not verdicts:
         return
-    step = max(1, len(verdicts) // EMBED_ANSWERS)
+    step = max(1, len(verdicts) // T.grounding_embed_answers)
     work = []
     for v in verdicts[::step]:
-        claims = [c for c in sentences(v.span.output_text)[:MAX_CLAIMS] if _factual(c)]
-        doc_sents = [s for _, _, d in ctx.documents_for(v.span) for s in sentences(d.content or "")][:20]
+        claims = [c for c in sentences(v.span.output_text)[: T.grounding_max_claims] if _factual(c)]
+        doc_sents = [s for _, _, d in ctx.documents_for(v.span) for s in sentences(d.content or "")][
+            : T.grounding_embed_doc_sentences
+        ]
         if not v.bad and len(claims) >= 2 and doc_sents:
             work.append((v, claims, doc_sents))
     texts = list(dict.fromkeys(t for _, c, d in work for t in [*c, *d]))
@@ -178,7 +179,7 @@ def _embedding_support(ctx: DetectorContext, verdicts: list) -> None:
         c = vecs[[index[t] for t in claims]]
         d = vecs[[index[t] for t in doc_sents]]
         support = (c @ d.T).max(axis=1)
-        weak = [claim for claim, s in zip(claims, support, strict=True) if s < 0.3]
+        weak = [claim for claim, s in zip(claims, support, strict=True) if s < T.grounding_far_cosine]
         if len(weak) * 2 > len(claims):
             v.reasons.append("most sentences are far from every retrieved document")
             v.kinds.add("far:" + " ".join(weak[0].lower().split()))
@@ -200,7 +201,11 @@ def _layer(bad: list[Verdict], good: list[Verdict]) -> tuple[str, str]:
     keys_bad = Counter(instructions_key(system_text(v.span), static) for v in bad)
     keys_good = Counter(instructions_key(system_text(v.span), static) for v in good)
     key, n = keys_bad.most_common(1)[0]
-    if good and n >= 0.6 * len(bad) and keys_good[key] <= 0.3 * len(good):
+    if (
+        good
+        and n >= T.grounding_prompt_bad_share * len(bad)
+        and keys_good[key] <= T.grounding_prompt_good_share * len(good)
+    ):
         return "prompt", "the answers that went wrong ran under instructions the good answers did not use"
     ruled = sum(bool(GROUNDING_RULE.search(system_text(v.span))) for v in bad)
     if ruled * 2 >= len(bad):
@@ -230,7 +235,7 @@ def _finding(ctx, bad_win, checked_win, base_rate: tuple[int, int]) -> Finding:
     return make(
         NAME,
         f"Answers unsupported by their retrieved context ({len(bad_win)} of {len(checked_win)} in the window)",
-        strength=0.1 + 0.8 * new,
+        strength=T.grounding_base + T.grounding_gain * new,
         layer_hint=layer,
         evidence=evidence,
         detail=detail,
@@ -254,13 +259,13 @@ def _no_context(ctx: DetectorContext, win: list[Span], base: list[Span]) -> list
     if not bare_win:
         return []
     new = novelty(len(bare_win), len(win), len(bare_base), len(base))
-    if new < 0.2:
+    if new < T.grounding_no_context_novelty:
         return []
     return [
         make(
             NAME,
             f"Answers given without any retrieved document ({len(bare_win)} of {len(win)} in the window)",
-            strength=0.1 + 0.6 * new,
+            strength=T.grounding_no_context_base + T.grounding_no_context_gain * new,
             layer_hint="data",
             evidence=[span_ref(a.span_id) for a in bare_win[:5]],
             detail=(

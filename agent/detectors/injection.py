@@ -13,11 +13,11 @@ from agent.detectors.common import make, quote, system_text
 from agent.detectors.stats import novelty
 from agent.detectors.text import INJECTION, REFUSAL, around, injection_asks, norm, tokens
 from agent.models import Finding, doc_ref, span_ref
+from agent.thresholds import T
 from retrieval.trace import Span
 
 NAME = "injection"
 _PERSONA = re.compile(r"\byou are now (?:an? |the )?([\w-]+(?: [\w-]+){0,2})", re.IGNORECASE)
-LEAK_WORDS = 8
 
 
 @dataclass
@@ -46,19 +46,20 @@ def _sources(ctx: DetectorContext, answer: Span) -> list[tuple[str, str, str]]:
 
 def _leaks(answer: Span) -> bool:
     system = tokens(system_text(answer))
-    if len(system) < LEAK_WORDS:
+    n = T.injection_leak_words
+    if len(system) < n:
         return False
-    grams = {" ".join(system[i : i + LEAK_WORDS]) for i in range(len(system) - LEAK_WORDS + 1)}
+    grams = {" ".join(system[i : i + n]) for i in range(len(system) - n + 1)}
     out = tokens(answer.output_text)
-    return any(" ".join(out[i : i + LEAK_WORDS]) in grams for i in range(len(out) - LEAK_WORDS + 1))
+    return any(" ".join(out[i : i + n]) in grams for i in range(len(out) - n + 1))
 
 
 def _obeyed(answer: Span, injected: str) -> str | None:
     output = norm(answer.output_text).lower()
-    if REFUSAL.search(answer.output_text) and len(output) < 300:
+    if REFUSAL.search(answer.output_text) and len(output) < T.injection_refusal_chars:
         return None
     for ask in injection_asks(injected):
-        if len(ask) >= 6 and ask.lower() in output:
+        if len(ask) >= T.injection_min_ask_chars and ask.lower() in output:
             return f'the output contains "{ask}", as the injection asked'
     persona = _PERSONA.search(injected)
     if persona and persona.group(1).lower() in output:
@@ -110,12 +111,12 @@ def detect(ctx: DetectorContext) -> list[Finding]:
         quotes = [quote(first.ref, first.text, "input" if vector != "document" else "document")]
         if obeyed:
             new = novelty(len(obeyed), len(ctx.answers), len(base_obeyed), len(ctx.baseline_answers))
-            strength = 0.35 + 0.55 * new
+            strength = T.injection_obeyed_base + T.injection_obeyed_gain * new
             title = f"Prompt injection via {vector} input obeyed in {len(obeyed)} of {len(tried)} attempts"
             detail = f"{len(tried)} window requests carried an injection pattern in the {vector} input; in "
             detail += f"{len(obeyed)} the answer complied ({first.obeyed}). The instructions let it through."
         else:
-            strength = 0.05
+            strength = T.injection_resisted
             title = f"Prompt injection attempts via {vector} input ({len(tried)}), none obeyed"
             detail = "The answers did not follow the injected instructions."
         findings.append(

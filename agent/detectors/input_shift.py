@@ -8,35 +8,34 @@ from collections import Counter
 import numpy as np
 
 from agent.detectors.base import DetectorContext, detector, evenly
-from agent.detectors.common import make, pct, request_quote
+from agent.detectors.common import make, pct, request_quote, shift_strength
 from agent.detectors.onset import change_point
 from agent.detectors.stats import associate, novelty, two_prop_z
 from agent.detectors.text import jaccard_matrix, language
 from agent.models import Finding, span_ref
+from agent.thresholds import T
 from retrieval.trace import Span
 
 NAME = "input_shift"
-SAMPLE = 150  # requests sampled per side for the topic comparison
-MIN_BASELINE = 10
 
 
 @detector(NAME)
 def detect(ctx: DetectorContext) -> list[Finding]:
     win = [a for a in ctx.answers if ctx.request_text(a).strip()]
     base = [a for a in ctx.baseline_answers if ctx.request_text(a).strip()]
-    if len(base) < MIN_BASELINE or len(win) < 5:
+    if len(base) < T.input_min_baseline or len(win) < T.input_min_window:
         return []
     return [*_language(ctx, win, base), *_length(ctx, win, base), *_topic(ctx, win, base)]
 
 
 def _effect(ctx: DetectorContext, traces: set[str]) -> tuple[float, dict]:
     assoc = associate(ctx, ctx.answers, traces)
-    return (assoc.score if ctx.flags else 0.2), assoc.as_data()
+    return (assoc.score if ctx.flags else T.shift_no_symptom_effect), assoc.as_data()
 
 
 def _onset(spans: list[Span], marked: set[str]) -> Span | None:
     seq = [s.span_id in marked for s in spans]
-    i = change_point(seq, min_llr=2.0) or 0
+    i = change_point(seq, min_llr=T.input_onset_llr) or 0
     return next((s for s in spans[i:] if s.span_id in marked), None)
 
 
@@ -47,13 +46,13 @@ def _finding(ctx, title, detail, hits, base_hits, win, base, kind, **data) -> Fi
     return make(
         NAME,
         title,
-        strength=(0.1 + 0.5 * new) * (0.3 + 0.7 * effect),
+        strength=shift_strength(new, effect),
         layer_hint="data",
         evidence=[span_ref(first.span_id)] + [span_ref(s.span_id) for s in hits[:3] if s is not first][:2],
         detail=detail,
         onset=first.start_time,
         quotes=[request_quote(ctx, first)],
-        change=new >= 0.4,
+        change=new >= T.novelty_change,
         kind=kind,
         novelty=round(new, 3),
         **data,
@@ -70,7 +69,8 @@ def _language(ctx: DetectorContext, win: list[Span], base: list[Span]) -> list[F
         if code == "und":
             continue
         share_w, share_b = k / len(win), cb[code] / len(base)
-        if share_w - share_b < 0.1 or two_prop_z(k, len(win), cb[code], len(base)) < 2.5:
+        rise_z = two_prop_z(k, len(win), cb[code], len(base))
+        if share_w - share_b < T.input_language_rise or rise_z < T.rate_z:
             continue
         hits = [s for s in win if lang[s.span_id] == code]
         base_hits = [s for s in base if lang[s.span_id] == code]
@@ -97,15 +97,15 @@ def _length(ctx: DetectorContext, win: list[Span], base: list[Span]) -> list[Fin
     lb = np.array([len(ctx.request_text(s).split()) for s in base], dtype=float)
     med_w, med_b = float(np.median(lw)), float(np.median(lb))
     ratio = (med_w + 1) / (med_b + 1)
-    if 0.6 < ratio < 1.6:
+    if T.input_length_low < ratio < T.input_length_high:
         return []
-    if ratio >= 1.6:
-        cut = float(np.quantile(lb, 0.9))
+    if ratio >= T.input_length_high:
+        cut = float(np.quantile(lb, 1 - T.input_length_tail))
         hits = [s for s, n in zip(win, lw, strict=True) if n > cut]
         base_hits = [s for s, n in zip(base, lb, strict=True) if n > cut]
         word = "longer"
     else:
-        cut = float(np.quantile(lb, 0.1))
+        cut = float(np.quantile(lb, T.input_length_tail))
         hits = [s for s, n in zip(win, lw, strict=True) if n < cut]
         base_hits = [s for s, n in zip(base, lb, strict=True) if n < cut]
         word = "shorter"
@@ -139,21 +139,22 @@ def _similarity(ctx: DetectorContext, a: list[str], b: list[str]) -> tuple[np.nd
 def _topic(ctx: DetectorContext, win: list[Span], base: list[Span]) -> list[Finding]:
     """Window inputs further from every baseline input than nearly all baseline inputs are from the other
     (distinct) baseline inputs. Repeated texts count once when setting the bar."""
-    sw, sb = evenly(win, SAMPLE), evenly(base, SAMPLE)
+    sw, sb = evenly(win, T.input_sample), evenly(base, T.input_sample)
     text_w = {s.span_id: " ".join(ctx.request_text(s).lower().split()) for s in sw}
     text_b = {s.span_id: " ".join(ctx.request_text(s).lower().split()) for s in sb}
     uniq_b = list(dict.fromkeys(text_b.values()))
     uniq_w = [t for t in dict.fromkeys(text_w.values()) if t not in set(uniq_b)]
-    if len(uniq_b) < MIN_BASELINE or not uniq_w:
+    if len(uniq_b) < T.input_min_baseline or not uniq_w:
         return []
     wb, bb, how = _similarity(ctx, uniq_w, uniq_b)
     np.fill_diagonal(bb, -1.0)
-    threshold = float(np.quantile(bb.max(axis=1), 0.05)) - 0.03  # a margin below the baseline's own outliers
+    # a margin below the baseline's own outliers
+    threshold = float(np.quantile(bb.max(axis=1), T.input_topic_quantile)) - T.input_topic_margin
     novel_texts = {t for t, x in zip(uniq_w, wb.max(axis=1), strict=True) if x < threshold}
     novel_base = {t for t, x in zip(uniq_b, bb.max(axis=1), strict=True) if x < threshold}
     hits = [s for s in sw if text_w[s.span_id] in novel_texts]
     base_hits = [s for s in sb if text_b[s.span_id] in novel_base]
-    if not hits or novelty(len(hits), len(sw), len(base_hits), len(sb)) < 0.3:
+    if not hits or novelty(len(hits), len(sw), len(base_hits), len(sb)) < T.input_topic_novelty:
         return []
     return [
         _finding(

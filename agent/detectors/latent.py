@@ -21,12 +21,10 @@ from agent.detectors.common import make, pct, quote, system_text
 from agent.detectors.text import snippet
 from agent.detectors.tool_errors import error_result
 from agent.models import Finding, span_ref
+from agent.thresholds import T
 from retrieval.trace import Span, SpanKind
 
 NAME = "latent_conditions"
-MIN_TRIGGER = 0.1  # a trigger finding weaker than this explains nothing
-MIN_CASES = 3  # bad outputs a condition must show in
-NEW_SIGNAL = 0.4  # novelty from which a signal counts as new in the window
 MODEL_KINDS = {"model_changed", "served_model_changed"}
 CHANGE_KINDS = {*MODEL_KINDS, "prompt_changed"}
 
@@ -71,13 +69,13 @@ def _unhandled_failures(ctx: DetectorContext) -> list[Finding]:
     for trigger in ctx.prior:
         if (
             trigger.data.get("kind") != "tool_error"
-            or trigger.strength < MIN_TRIGGER
-            or int(trigger.data.get("ignored", 0)) < MIN_CASES
+            or trigger.strength < T.latent_min_trigger
+            or int(trigger.data.get("ignored", 0)) < T.latent_min_cases
         ):
             continue
         ignored = [s for i in trigger.data.get("bad_span_ids", []) if (s := ctx.by_id.get(i)) is not None]
         covering = [a for a in ignored if ctx.is_window(a) and _asserts(ctx.delivered_text(a))]
-        if len(covering) < MIN_CASES or len(covering) < 0.5 * len(ignored):
+        if len(covering) < T.latent_min_cases or len(covering) < T.latent_covering_share * len(ignored):
             continue
         instructed = [a for a in covering if system_text(a).strip()]
         if not instructed or any(FAILURE_RULE.search(system_text(a)) for a in instructed):
@@ -90,7 +88,10 @@ def _unhandled_failures(ctx: DetectorContext) -> list[Finding]:
                 NAME,
                 f"Instructions give no fallback for failed tools: {len(covering)} answers covered "
                 f"failures of {tool} with confident statements",
-                strength=min(0.5, 0.1 + 0.7 * trigger.strength * share),
+                strength=min(
+                    T.latent_failure_max,
+                    T.latent_failure_base + T.latent_failure_gain * trigger.strength * share,
+                ),
                 layer_hint="prompt",
                 evidence=[
                     span_ref(example.span_id),
@@ -122,7 +123,7 @@ def _tool_failed(span: Span) -> bool:
 
 def _unchecked_actions(ctx: DetectorContext) -> list[Finding]:
     flagged = [a for a in ctx.answers if ctx.is_flagged(a)]
-    if len(flagged) < MIN_CASES:
+    if len(flagged) < T.latent_min_cases:
         return []
     acted: dict[str, list[Span]] = {}
     for answer in flagged:
@@ -141,14 +142,14 @@ def _unchecked_actions(ctx: DetectorContext) -> list[Finding]:
     for name, spans in acted.items():
         traces = {s.trace_id for s in spans}
         share = len(traces) / len(flagged)
-        if len(traces) < MIN_CASES or share < 0.3:
+        if len(traces) < T.latent_min_cases or share < T.latent_action_share:
             continue
         findings.append(
             make(
                 NAME,
                 f"Tool {name} carried out the bad answers' decisions unchecked ({len(traces)} of "
                 f"{len(flagged)} bad requests)",
-                strength=0.1 + 0.3 * share,
+                strength=T.latent_action_base + T.latent_action_gain * share,
                 layer_hint="system",
                 evidence=[span_ref(s.span_id) for s in spans[:3]],
                 detail=(
@@ -173,15 +174,15 @@ def _fine_tune_data(ctx: DetectorContext) -> list[Finding]:
         if (
             trigger.data.get("kind") not in MODEL_KINDS
             or not FINE_TUNE.search(new)
-            or trigger.strength < 0.2
-            or float(trigger.data.get("effect", 0.0)) < 0.3
+            or trigger.strength < T.latent_trigger_strength
+            or float(trigger.data.get("effect", 0.0)) < T.latent_fine_tune_effect
         ):
             continue
         findings.append(
             make(
                 NAME,
                 f"The new model {new} is a fine-tune: the data it was trained on shaped the outputs that went bad",
-                strength=0.5 * trigger.strength,
+                strength=T.latent_fine_tune_factor * trigger.strength,
                 layer_hint="data",
                 evidence=trigger.evidence[:3],
                 detail=(
@@ -203,7 +204,8 @@ def _output_limit(ctx: DetectorContext) -> list[Finding]:
         (
             f
             for f in ctx.prior
-            if f.data.get("kind") == "output_truncated" and float(f.data.get("novelty", 0.0)) >= NEW_SIGNAL
+            if f.data.get("kind") == "output_truncated"
+            and float(f.data.get("novelty", 0.0)) >= T.novelty_change
         ),
         None,
     )
@@ -213,7 +215,7 @@ def _output_limit(ctx: DetectorContext) -> list[Finding]:
         f
         for f in ctx.prior
         if f.data.get("kind") in CHANGE_KINDS
-        and f.strength >= 0.2
+        and f.strength >= T.latent_trigger_strength
         and float(f.data.get("scope_weight", 1.0)) >= 1.0
         and f.onset is not None
         and f.onset <= cut.onset + ctx.horizon
@@ -227,7 +229,7 @@ def _output_limit(ctx: DetectorContext) -> list[Finding]:
         make(
             NAME,
             f"The output-token limit ({limits}) cut outputs short once {trigger.layer_hint} behaviour changed",
-            strength=0.1 + 0.4 * novelty,
+            strength=T.latent_limit_base + T.latent_limit_gain * novelty,
             layer_hint="system",
             evidence=cut.evidence[:3],
             detail=(

@@ -1,6 +1,6 @@
 """How often the failure recurs among similar requests in the window, with a Wilson 95% interval.
 
-Similar = the request's text is close in embedding space to a flagged request (cosine >= SIMILAR); without an
+Similar = the request's text is close in embedding space to a flagged request (cosine >= T.repro_similar); without an
 embedder, the same route (prompt template id, else span name)."""
 
 from __future__ import annotations
@@ -8,11 +8,8 @@ from __future__ import annotations
 from agent.detectors.base import DetectorContext, evenly
 from agent.detectors.stats import wilson
 from agent.models import Reproducibility, span_ref
+from agent.thresholds import T
 from retrieval.trace import Span
-
-SIMILAR = 0.55
-CAP = 150  # window requests compared by embedding (the same sample input_shift embeds)
-FLAGGED_CAP = 60
 
 
 def reproducibility(ctx: DetectorContext, flagged: list[str]) -> Reproducibility:
@@ -36,17 +33,17 @@ def reproducibility(ctx: DetectorContext, flagged: list[str]) -> Reproducibility
 
 def _similar(ctx: DetectorContext, answers: list[Span], bad: list[Span]) -> tuple[list[Span], str]:
     """Requests similar to a flagged one. With many requests, an even sample of them is compared (to at
-    most FLAGGED_CAP flagged ones) and the note says so; the rate is estimated on the sample."""
+    most T.repro_flagged_cap flagged ones) and the note says so; the rate is estimated on the sample."""
     if ctx.embed is not None:
-        pool = evenly(answers, CAP)
-        anchors = evenly(bad, FLAGGED_CAP)
+        pool = evenly(answers, T.repro_cap)
+        anchors = evenly(bad, T.repro_flagged_cap)
         vecs = ctx.vectors([ctx.request_text(a) or a.output_text for a in [*pool, *anchors]])
         if vecs is not None and len(vecs):
             sims = vecs[: len(pool)] @ vecs[len(pool) :].T
-            near = sims.max(axis=1) >= SIMILAR
+            near = sims.max(axis=1) >= T.repro_similar
             bad_ids = {b.span_id for b in bad}
             chosen = [a for a, keep in zip(pool, near, strict=True) if keep or a.span_id in bad_ids]
-            how = f"similar = request text cosine >= {SIMILAR} to a flagged request"
+            how = f"similar = request text cosine >= {T.repro_similar} to a flagged request"
             if len(pool) < len(answers):
                 how += f"; an even sample of {len(pool)} of {len(answers)} window requests"
             return chosen, how

@@ -8,9 +8,10 @@ from collections import Counter
 import numpy as np
 
 from agent.detectors.base import DetectorContext, detector
-from agent.detectors.common import make, pct, when
+from agent.detectors.common import make, pct, shift_strength, when
 from agent.detectors.stats import associate, novelty, two_prop_z
 from agent.models import Finding, span_ref
+from agent.thresholds import T
 from retrieval.trace import Span, SpanKind
 
 NAME = "retrieval"
@@ -37,7 +38,7 @@ def detect(ctx: DetectorContext) -> list[Finding]:
 
 def _effect(ctx: DetectorContext, traces: set[str]) -> tuple[float, dict]:
     assoc = associate(ctx, ctx.answers, traces)
-    return (assoc.score if ctx.flags else 0.2), assoc.as_data()
+    return (assoc.score if ctx.flags else T.shift_no_symptom_effect), assoc.as_data()
 
 
 def _empty(ctx: DetectorContext, win: list[Span], base: list[Span]) -> list[Finding]:
@@ -52,7 +53,7 @@ def _empty(ctx: DetectorContext, win: list[Span], base: list[Span]) -> list[Find
         make(
             NAME,
             f"Retrieval returned no documents for {len(empty_win)} of {len(win)} queries in the window",
-            strength=(0.1 + 0.5 * new) * (0.3 + 0.7 * effect),
+            strength=shift_strength(new, effect),
             layer_hint="data",
             evidence=[span_ref(s.span_id) for s in empty_win[:3]],
             detail=(
@@ -60,7 +61,7 @@ def _empty(ctx: DetectorContext, win: list[Span], base: list[Span]) -> list[Find
                 f"{pct(len(empty_base) / len(base)) if base else 'n/a'} in the baseline."
             ),
             onset=first.start_time,
-            change=new >= 0.4,
+            change=new >= T.novelty_change,
             kind="empty_retrieval",
             rate_window=round(len(empty_win) / len(win), 3),
             rate_baseline=round(len(empty_base) / len(base), 3) if base else None,
@@ -78,13 +79,13 @@ def _top_score(span: Span) -> float | None:
 def _low_scores(ctx: DetectorContext, win: list[Span], base: list[Span]) -> list[Finding]:
     base_scores = [x for x in map(_top_score, base) if x is not None]
     scored_win = [(s, x) for s in win if (x := _top_score(s)) is not None]
-    if len(base_scores) < 5 or not scored_win:
+    if len(base_scores) < T.retrieval_min_baseline or not scored_win:
         return []
-    threshold = float(np.quantile(base_scores, 0.1))
+    threshold = float(np.quantile(base_scores, T.retrieval_low_quantile))
     low = [s for s, x in scored_win if x < threshold]
     k_base = sum(x < threshold for x in base_scores)
     new = novelty(len(low), len(scored_win), k_base, len(base_scores))
-    if new < 0.3:
+    if new < T.retrieval_low_novelty:
         return []
     effect, assoc = _effect(ctx, {s.trace_id for s in low})
     med_win = float(np.median([x for _, x in scored_win]))
@@ -93,7 +94,7 @@ def _low_scores(ctx: DetectorContext, win: list[Span], base: list[Span]) -> list
         make(
             NAME,
             f"Retrieval scores dropped: median top score {med_win:.2f} vs {med_base:.2f} in the baseline",
-            strength=(0.1 + 0.5 * new) * (0.3 + 0.7 * effect),
+            strength=shift_strength(new, effect),
             layer_hint="data",
             evidence=[span_ref(s.span_id) for s in low[:3]],
             detail=(
@@ -101,7 +102,7 @@ def _low_scores(ctx: DetectorContext, win: list[Span], base: list[Span]) -> list
                 f"({threshold:.2f})."
             ),
             onset=low[0].start_time,
-            change=new >= 0.4,
+            change=new >= T.novelty_change,
             kind="low_scores",
             threshold=round(threshold, 4),
             median_window=round(med_win, 4),
@@ -117,7 +118,7 @@ def _sources(span: Span) -> set[str]:
 
 
 def _missing_sources(ctx: DetectorContext, win: list[Span], base: list[Span]) -> list[Finding]:
-    if len(base) < 5:
+    if len(base) < T.retrieval_min_baseline:
         return []
     base_counts = Counter(src for s in base for src in _sources(s))
     win_counts = Counter(src for s in win for src in _sources(s))
@@ -125,7 +126,7 @@ def _missing_sources(ctx: DetectorContext, win: list[Span], base: list[Span]) ->
     for src, k_base in base_counts.items():
         r_base, r_win = k_base / len(base), win_counts[src] / len(win)
         z = two_prop_z(k_base, len(base), win_counts[src], len(win))
-        if r_base < 0.2 or r_win > 0.5 * r_base or z < 2.5:
+        if r_base < T.retrieval_source_min_share or r_win > T.retrieval_source_drop * r_base or z < T.rate_z:
             continue
         last = max((s for s in [*base, *win] if src in _sources(s)), key=lambda s: s.start_time)
         after = [s for s in win if s.start_time > last.start_time]
@@ -136,7 +137,8 @@ def _missing_sources(ctx: DetectorContext, win: list[Span], base: list[Span]) ->
             make(
                 NAME,
                 f"Source {src} is no longer retrieved ({pct(r_win)} of window queries vs {pct(r_base)} before)",
-                strength=(0.15 + 0.45 * drop) * (0.3 + 0.7 * effect),
+                strength=(T.retrieval_missing_base + T.retrieval_missing_gain * drop)
+                * (T.shift_effect_floor + T.shift_effect_gain * effect),
                 layer_hint="data",
                 evidence=[span_ref(last.span_id)] + ([span_ref(after[0].span_id)] if after else []),
                 detail=(

@@ -16,6 +16,7 @@ from agent.detectors.prompt_change import instructions_key, route_of, static_uni
 from agent.detectors.retrieval import source_key
 from agent.detectors.stats import Association, associate
 from agent.models import Finding, doc_ref, span_ref
+from agent.thresholds import T
 from retrieval.trace import Document, Span
 
 NAME = "stale_documents"
@@ -189,7 +190,7 @@ def _change_finding(ctx: DetectorContext, key: str, rows: list, change: Change) 
     return make(
         NAME,
         title,
-        strength=score.strength * (1.1 if rolled_back else 1.0),
+        strength=score.strength * (T.stale_rollback_boost if rolled_back else 1.0),
         layer_hint="data",
         evidence=evidence,
         detail=(
@@ -232,13 +233,21 @@ def _implicated(ctx: DetectorContext, by_key: dict[str, list], reported: set[str
         reasons = _stale_reasons(key, updated, newest, families, changes)
         peers = [x for t in {r[0].trace_id for r in bad_rows} for _, _, o in ctx.documents_for(ctx.answer_of(t))
                  if o.source != d.source and (x := parse_date(o.updated_at))]  # fmt: skip
-        strength = (0.25 + 0.6 * assoc.score) if reasons else (0.05 + 0.15 * assoc.score)
-        if reasons and updated and peers and (sorted(peers)[len(peers) // 2] - updated).days > 180:
+        if reasons:
+            strength = T.stale_base + T.stale_gain * assoc.score
+        else:
+            strength = T.stale_unexplained_base + T.stale_unexplained_gain * assoc.score
+        if (
+            reasons
+            and updated
+            and peers
+            and (sorted(peers)[len(peers) // 2] - updated).days > T.stale_peer_days
+        ):
             # supports, never alone
             reasons.append("it is much older than the documents retrieved alongside it")
-            strength *= 1.1
-        if assoc.with_flag / assoc.with_n < 0.8 * best:
-            strength *= 0.3
+            strength *= T.stale_peer_boost
+        if assoc.with_flag / assoc.with_n < T.stale_specific_share * best:
+            strength *= T.stale_rider_factor
         findings.append(_implicated_finding(key, s.span_id, i, updated, reasons, strength, assoc))
     return findings
 
@@ -267,7 +276,7 @@ def _bad_context_candidates(ctx: DetectorContext, by_key: dict[str, list], repor
             continue
         win_rows = [(s, i, d) for s, i, d in rows if ctx.is_window(s)]
         assoc = associate(ctx, ctx.answers, {s.trace_id for s, _, _ in win_rows})
-        if assoc.with_flag >= 3 and assoc.score >= 0.25:
+        if assoc.with_flag >= T.stale_min_flagged and assoc.score >= T.stale_min_association:
             candidates.append((key, win_rows, assoc))
     return candidates
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.detectors.base import DetectorContext
+from agent.thresholds import T
 from retrieval.trace import Span
 
 
@@ -63,15 +64,15 @@ def novelty(k_win: int, n_win: int, k_base: int, n_base: int) -> float:
         return 0.0
     p_win = k_win / n_win
     if n_base == 0:
-        return 0.6 * min(1.0, p_win * 2)  # no baseline: can't tell new from usual
+        return T.novelty_no_baseline * min(1.0, p_win * 2)  # no baseline: can't tell new from usual
     # conservative: the window's lower bound against the baseline's upper bound
     lo_win = wilson(k_win, n_win)[0]
     hi_base = wilson(k_base, n_base)[1]
     gap = lo_win - hi_base
     if gap <= 0:
         diff = p_win - k_base / n_base
-        return max(0.0, min(0.3, diff))  # not clearly new
-    return min(1.0, 0.4 + gap * 1.5)
+        return max(0.0, min(T.novelty_unclear_cap, diff))  # not clearly new
+    return min(1.0, T.novelty_clear_floor + gap * T.novelty_clear_gain)
 
 
 def squash(x: float, scale: float = 1.0) -> float:
@@ -108,7 +109,8 @@ class Association:
         0 when unknown or when the rate is not higher with the signal."""
         if self.with_n == 0 or self.without_n == 0 or self.lift <= 0:
             return 0.0
-        return (0.5 * self.coverage + 0.5 * min(1.0, 2 * self.lift)) * squash(self.z, 1.5)
+        w = T.association_coverage_weight
+        return (w * self.coverage + (1 - w) * min(1.0, 2 * self.lift)) * squash(self.z, T.association_z_scale)
 
     def as_data(self) -> dict[str, float | int]:
         return {
@@ -134,13 +136,16 @@ def associate(ctx: DetectorContext, units: list[Span], has_signal: set[str]) -> 
     return a
 
 
-def step_effect(ctx: DetectorContext, when: datetime, k: int = 40) -> tuple[Association, float]:
+def step_effect(ctx: DetectorContext, when: datetime, k: int | None = None) -> tuple[Association, float]:
     """Flag rates of the k answers after `when` against the k before it (baseline included).
 
     Returns (association with 'with' = after, 'without' = before) and its 0..1 score; a change that left the
     bad-output rate as it was scores 0 however close it is to the onset."""
+    k = T.step_answers if k is None else k
     units = [*ctx.baseline_answers, *ctx.answers]
-    reach = 3 * ctx.horizon  # a change is judged by what followed it soon, not by an incident days later
+    reach = (
+        T.step_reach * ctx.horizon
+    )  # a change is judged by what followed it soon, not by an incident days later
     before = [u for u in units if when - reach <= u.start_time < when][-k:]
     after = [u for u in units if when <= u.start_time <= when + reach][:k]
     a = Association(
@@ -151,5 +156,5 @@ def step_effect(ctx: DetectorContext, when: datetime, k: int = 40) -> tuple[Asso
     )
     if a.without_n == 0 and a.with_n:
         # nothing before: only a high rate right after means anything
-        return a, 0.5 * rate(a.with_flag, a.with_n)
+        return a, T.step_no_before * rate(a.with_flag, a.with_n)
     return a, a.score

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.common import make, pct, system_text
 from agent.models import Finding, span_ref
+from agent.thresholds import T
 from retrieval.trace import Span, SpanKind
 
 NAME = "telemetry_gaps"
@@ -22,54 +23,48 @@ GAP_LAYER = {
     "finish_reason": "system",
     "token_usage": "system",
 }
-# (key, what is missing, weight, test on an LLM span that is True when it is missing, what to record)
-_LLM_CHECKS: list[tuple[str, str, float, Callable[[Span], bool], str]] = [
+# (key, what is missing, test on an LLM span that is True when it is missing, what to record); its weight is
+# T.gap_<key> (agent/detector_thresholds.py)
+_LLM_CHECKS: list[tuple[str, str, Callable[[Span], bool], str]] = [
     (
         "content",
         "no prompt or completion content",
-        0.5,
         lambda s: not s.input_messages and not s.output_messages and not s.input_value and not s.output_value,
         "enable content capture (gen_ai.input.messages / gen_ai.output.messages), redacted",
     ),
     (
         "system_prompt",
         "no system prompt",
-        0.4,
         lambda s: not system_text(s) and bool(s.input_messages or s.input_value),
         "record the system instructions (gen_ai.system_instructions) or the prompt template and version",
     ),
     (
         "response_model",
         "no served model version",
-        0.4,
         lambda s: not s.response_model,
         "record gen_ai.response.model (the version actually served), not only the requested model",
     ),
     (
         "prompt_version",
         "no prompt template version",
-        0.2,
         lambda s: not (s.prompt_template and (s.prompt_template.version or s.prompt_template.id)),
         "record the prompt template id and version with every call",
     ),
     (
         "finish_reason",
         "no finish reason",
-        0.15,
         lambda s: not s.finish_reasons and not any(m.finish_reason for m in s.output_messages),
         "record gen_ai.response.finish_reasons",
     ),
     (
         "token_usage",
         "no token usage",
-        0.15,
         lambda s: s.usage.input_tokens is None and s.usage.total_tokens is None,
         "record gen_ai.usage.input_tokens / output_tokens",
     ),
     (
         "sampling",
         "no sampling settings",
-        0.1,
         lambda s: s.sampling.temperature is None and s.sampling.top_p is None,
         "record gen_ai.request.temperature / top_p / seed",
     ),
@@ -87,7 +82,7 @@ def detect(ctx: DetectorContext) -> list[Finding]:
             make(
                 NAME,
                 "No LLM calls recorded for the incident's service in the window",
-                strength=0.5,
+                strength=T.gap_no_llm,
                 layer_hint=None,
                 is_gap=True,
                 evidence=[span_ref(ctx.spans[0].span_id)],
@@ -98,18 +93,18 @@ def detect(ctx: DetectorContext) -> list[Finding]:
         )
         return findings
     base = [s for s in ctx.baseline_llm_spans if ctx.in_scope(s)]
-    for key, what, weight, missing, action in _LLM_CHECKS:
+    for key, what, missing, action in _LLM_CHECKS:
         hits = [s for s in llm if missing(s)]
-        if len(hits) < 0.5 * len(llm):
+        if len(hits) < T.gap_min_share * len(llm):
             continue
-        if key == "system_prompt" and base and sum(map(missing, base)) <= 0.1 * len(base):
+        if key == "system_prompt" and base and sum(map(missing, base)) <= T.gap_system_baseline * len(base):
             continue  # recorded before, absent now: the instructions were dropped (truncation reports it)
         share = len(hits) / len(llm)
         findings.append(
             make(
                 NAME,
                 f"Telemetry gap: {what} on {pct(share)} of LLM calls",
-                strength=weight * share,
+                strength=getattr(T, f"gap_{key}") * share,
                 layer_hint=None,
                 is_gap=True,
                 evidence=[span_ref(hits[0].span_id)],
@@ -130,7 +125,7 @@ def _no_traces(ctx: DetectorContext) -> Finding:
     return make(
         NAME,
         f"Telemetry gap: no traces{where} found for the incident window",
-        strength=0.6,
+        strength=T.gap_no_traces,
         layer_hint=None,
         is_gap=True,
         evidence=[],
@@ -145,13 +140,13 @@ def _documents(ctx: DetectorContext, llm: list[Span]) -> list[Finding]:
     if not retrievals:
         return []
     blank = [s for s in retrievals if not s.documents or all(not d.content and not d.id for d in s.documents)]
-    if len(blank) < 0.8 * len(retrievals):
+    if len(blank) < T.gap_documents_share * len(retrievals):
         return []
     return [
         make(
             NAME,
             f"Telemetry gap: retrieval spans record no documents ({len(blank)} of {len(retrievals)})",
-            strength=0.4 * len(blank) / len(retrievals),
+            strength=T.gap_documents * len(blank) / len(retrievals),
             layer_hint=None,
             is_gap=True,
             evidence=[span_ref(blank[0].span_id)],
@@ -167,13 +162,13 @@ def _documents(ctx: DetectorContext, llm: list[Span]) -> list[Finding]:
 def _sessions(ctx: DetectorContext, llm: list[Span]) -> list[Finding]:
     with_session = {s.trace_id for s in [*ctx.spans] if s.session or s.user_id}
     answers = ctx.answers
-    if not answers or len(with_session) >= 0.2 * len(answers):
+    if not answers or len(with_session) >= T.gap_sessions_share * len(answers):
         return []
     return [
         make(
             NAME,
             "Telemetry gap: no session or user ids",
-            strength=0.1,
+            strength=T.gap_sessions,
             layer_hint=None,
             is_gap=True,
             evidence=[span_ref(answers[0].span_id)],

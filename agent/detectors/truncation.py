@@ -9,6 +9,7 @@ from agent.detectors.model_drift import model_family
 from agent.detectors.stats import associate, novelty
 from agent.detectors.text import norm
 from agent.models import Finding, span_ref
+from agent.thresholds import T
 from retrieval.trace import Span
 
 NAME = "truncation"
@@ -50,10 +51,16 @@ def detect(ctx: DetectorContext) -> list[Finding]:
     return [*_cut_outputs(ctx, win, base), *_full_inputs(ctx, win, base), *_dropped_context(ctx, win, base)]
 
 
-def _strength(ctx: DetectorContext, new: float, traces: set[str], base: float = 0.1) -> tuple[float, dict]:
+def _strength(
+    ctx: DetectorContext, new: float, traces: set[str], base: float | None = None
+) -> tuple[float, dict]:
     assoc = associate(ctx, ctx.answers, traces)
-    effect = assoc.score if ctx.flags else 0.2
-    return (base + 0.45 * new) * (0.35 + 0.65 * effect) / 0.9, assoc.as_data()
+    effect = assoc.score if ctx.flags else T.shift_no_symptom_effect
+    base = T.truncation_base if base is None else base
+    strength = (base + T.truncation_novelty_gain * new) * (
+        T.truncation_effect_floor + T.truncation_effect_gain * effect
+    )
+    return strength / T.truncation_scale, assoc.as_data()
 
 
 def _cut_outputs(ctx: DetectorContext, win: list[Span], base: list[Span]) -> list[Finding]:
@@ -83,7 +90,7 @@ def _cut_outputs(ctx: DetectorContext, win: list[Span], base: list[Span]) -> lis
             ),
             onset=hits[0].start_time,
             quotes=[span_quote(hits[0], "output")],
-            change=new >= 0.4,
+            change=new >= T.novelty_change,
             kind="output_truncated",
             novelty=round(new, 3),
             max_tokens=limits,
@@ -94,7 +101,7 @@ def _cut_outputs(ctx: DetectorContext, win: list[Span], base: list[Span]) -> lis
 
 def _full_inputs(ctx: DetectorContext, win: list[Span], base: list[Span]) -> list[Finding]:
     sized = [s for s in win if s.usage.input_tokens]
-    if len(sized) < 3:
+    if len(sized) < T.truncation_min_calls:
         return []
     ceiling = max(s.usage.input_tokens or 0 for s in sized)
     known = {s.span_id: lim for s in sized if (lim := _limit(s))}
@@ -102,12 +109,18 @@ def _full_inputs(ctx: DetectorContext, win: list[Span], base: list[Span]) -> lis
     def full(s: Span) -> bool:
         tokens = s.usage.input_tokens or 0
         lim = known.get(s.span_id)
-        return tokens >= 0.95 * lim if lim else tokens >= 0.99 * ceiling
+        return (
+            tokens >= T.truncation_known_full * lim if lim else tokens >= T.truncation_plateau_full * ceiling
+        )
 
     hits = [s for s in sized if full(s)]
     # an observed plateau only counts when several calls press against it and the baseline stayed below
     base_max = max((s.usage.input_tokens or 0 for s in base), default=0)
-    plateau = not known and len(hits) >= max(3, 0.1 * len(sized)) and base_max < 0.9 * ceiling
+    plateau = (
+        not known
+        and len(hits) >= max(T.truncation_min_calls, T.truncation_plateau_share * len(sized))
+        and base_max < T.truncation_plateau_baseline * ceiling
+    )
     if not hits or (not known and not plateau):
         return []
     k_base = sum(1 for s in base if s.usage.input_tokens and full(s))
@@ -126,7 +139,7 @@ def _full_inputs(ctx: DetectorContext, win: list[Span], base: list[Span]) -> lis
                 + "; context assembly likely truncated what the model saw."
             ),
             onset=hits[0].start_time,
-            change=new >= 0.4,
+            change=new >= T.novelty_change,
             kind="input_at_limit",
             ceiling=ceiling,
             baseline_max=base_max,
@@ -140,10 +153,10 @@ def _dropped_context(ctx: DetectorContext, win: list[Span], base: list[Span]) ->
     findings = []
     no_sys_win = [s for s in win if not system_text(s)]
     no_sys_base = [s for s in base if not system_text(s)]
-    if base and no_sys_win and len(no_sys_base) <= 0.1 * len(base):
+    if base and no_sys_win and len(no_sys_base) <= T.truncation_system_baseline * len(base):
         new = novelty(len(no_sys_win), len(win), len(no_sys_base), len(base))
-        if new >= 0.2:
-            strength, assoc = _strength(ctx, new, {s.trace_id for s in no_sys_win}, base=0.15)
+        if new >= T.truncation_dropped_novelty:
+            strength, assoc = _strength(ctx, new, {s.trace_id for s in no_sys_win}, T.truncation_dropped_base)
             findings.append(
                 make(
                     NAME,
@@ -162,10 +175,10 @@ def _dropped_context(ctx: DetectorContext, win: list[Span], base: list[Span]) ->
     lost_win = [s for s in win if _docs_not_passed(ctx, s)]
     lost_base = [s for s in base if _docs_not_passed(ctx, s)]
     passed_base = [s for s in base if ctx.documents_for(s) and not _docs_not_passed(ctx, s)]
-    if lost_win and len(passed_base) >= 3:
+    if lost_win and len(passed_base) >= T.truncation_min_calls:
         new = novelty(len(lost_win), len(win), len(lost_base), len(base))
-        if new >= 0.2:
-            strength, assoc = _strength(ctx, new, {s.trace_id for s in lost_win}, base=0.15)
+        if new >= T.truncation_dropped_novelty:
+            strength, assoc = _strength(ctx, new, {s.trace_id for s in lost_win}, T.truncation_dropped_base)
             findings.append(
                 make(
                     NAME,

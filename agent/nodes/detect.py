@@ -4,11 +4,17 @@ missing telemetry is the first finding."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from langgraph.runtime import Runtime
 
 from agent.models import Finding, Incident, Reproducibility, report_ref
 from agent.nodes.gather import ensure_workspace
 from agent.state import AgentContext, AgentState, Scope
+
+if TYPE_CHECKING:
+    from agent.detectors.base import Embed
+    from retrieval.trace import Span
 
 NO_TRACES = "no_traces"
 
@@ -53,6 +59,17 @@ def detect(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
                 note="no traces recorded: the failure rate cannot be estimated"
             ),
         }
+    return detect_all(
+        incident.model_copy(update={"service": scope.service}),
+        workspace.spans,
+        workspace.baseline,
+        ctx.embed(),
+    )
+
+
+def detect_all(incident: Incident, spans: list[Span], baseline: list[Span], embed: Embed | None) -> dict:
+    """The detectors over a window and its baseline, and what follows from them: the bad outputs, how they were
+    found, multi-agent runs, the onset, each finding weighed by its timing, and reproducibility."""
     from agent.detectors import (
         DetectorContext,
         correlate_onset,
@@ -64,12 +81,7 @@ def detect(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     )
     from agent.runs.finding import analyse_runs
 
-    detector_ctx = DetectorContext(
-        incident=incident.model_copy(update={"service": scope.service}),
-        spans=workspace.spans,
-        baseline=workspace.baseline,
-        embed=ctx.embed(),
-    )
+    detector_ctx = DetectorContext(incident=incident, spans=spans, baseline=baseline, embed=embed)
     findings = run_detectors(detector_ctx)
     flagged = flag_bad_outputs(detector_ctx, findings)
     found = how_found(detector_ctx)  # the foundation of every other finding: how the bad outputs were found
