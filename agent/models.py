@@ -129,6 +129,7 @@ class LayerAssessment(_Model):
     rationale: str
     evidence: list[str] = Field(default_factory=list)
     score: float | None = None  # the offline classifier's transparent score
+    probability: float | None = None  # how probable this layer is (agent/layer_probability.py), offline only
 
 
 class Classification(_Model):

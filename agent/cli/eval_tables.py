@@ -194,17 +194,26 @@ def share_table(report: EvalReport) -> Table:
     return table
 
 
-def reliability_table(report: EvalReport) -> Table | None:
-    """Stated confidence of the primary layer against how often it was right, with the Brier scores."""
+def reliability_table(report: EvalReport) -> RenderableType | None:
+    """Brier scores of the stated layer probabilities beside a constant prior (as stated, cross-validated), and
+    the stated confidence of the primary layer against how often it was right."""
     agent = report.metrics["agent"]
     cal = agent.calibration
     if cal is None or not cal.reliability:
         return None
-    table = Table(
-        title=f"calibration: Brier {fmt(agent.brier)} vs {fmt(agent.brier_prior)} for a constant prior (0 best)"
-    )
-    for header in ("stated confidence", "stands for", "cases", "primary right"):
+    fitted = f"; fitted on these cases: gain {cal.fitted[0]:g}, bonus {cal.fitted[1]:g}" if cal.fitted else ""
+    scores = Table(title=f"calibration: Brier scores (0 best) beside a constant prior{fitted}")
+    for header in ("scored", "cases", "4 layers", "prior", "primary layer", "prior"):
+        scores.add_column(header, justify="left" if header == "scored" else "right")
+    for b in cal.scores:
+        scores.add_row(
+            b.how, str(b.cases), fmt(b.layers), fmt(b.layers_prior), fmt(b.primary), fmt(b.primary_prior)
+        )
+    table = Table(title="reliability: stated against observed")
+    for header in ("stated confidence", "stated p (mean)", "cases", "primary right"):
         table.add_column(header, justify="left" if header == "stated confidence" else "right")
     for row in cal.reliability:
         table.add_row(row.confidence, fmt(row.stated), str(row.cases), fmt(row.observed))
-    return table
+    for row in cal.reliability_bins:
+        table.add_row(f"p(primary) {row.confidence}", fmt(row.stated), str(row.cases), fmt(row.observed))
+    return Group(scores, table)

@@ -34,7 +34,8 @@ def layers(inputs: DraftInputs) -> Section:
     for layer, found in by_layer.items():  # strongest first; a near-zero signal beside real ones is noise
         by_layer[layer] = [f for i, f in enumerate(found) if i == 0 or f.strength >= MIN_LISTED_STRENGTH]
     for a in sorted(inputs.classification.layers, key=lambda a: (ROLE_ORDER[a.role], -(a.score or 0))):
-        head = f"**{a.layer}** — {ROLE_WORDS[a.role]} ({a.confidence})."
+        odds = f", probability {a.probability:.2f}" if a.probability is not None else ""
+        head = f"**{a.layer}** — {ROLE_WORDS[a.role]} ({a.confidence}{odds})."
         findings = by_layer.get(a.layer, [])
         if a.role == "ruled_out":
             out.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from agent.drafter.fmt import clip, duration, pct, plural, s, section, ts, utc
 from agent.drafter.inputs import DraftInputs
-from agent.models import Affected, Section, Sentence, report_ref, span_ref
+from agent.models import Affected, LayerAssessment, Section, Sentence, report_ref, span_ref
 
 MAX_TIMELINE = 14
 MAX_HOUR_ROWS = 12
@@ -68,7 +68,7 @@ def summary(inputs: DraftInputs, impact: Affected) -> Section:
         extra = f", with {', '.join(others)} contributing" if others else ", with no other layer contributing"
         out.append(
             s(
-                f"The {primary} layer is assessed as primary ({main.confidence if main else 'inconclusive'})"
+                f"The {primary} layer is assessed as primary ({_stated(main)})"
                 f"{extra}; the failure-layer analysis explains what each layer contributed.",
                 *(main.evidence[:3] if main else []),
             )
@@ -237,3 +237,12 @@ def reproducibility(inputs: DraftInputs) -> Section:
             )
         )
     return section("reproducibility", out)
+
+
+def _stated(assessment: LayerAssessment | None) -> str:
+    """The primary's confidence, and its probability when the draft states one."""
+    if assessment is None:
+        return "inconclusive"
+    if assessment.probability is None:
+        return assessment.confidence
+    return f"{assessment.confidence}, probability {assessment.probability:.2f}"

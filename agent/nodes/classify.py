@@ -7,6 +7,7 @@ from langgraph.runtime import Runtime
 
 from agent.evidence import EvidenceCatalog
 from agent.layer_classifier import ScoringInput, classify_offline
+from agent.layer_probability import with_probabilities
 from agent.models import Classification, Evidence, Finding, Incident, pm_ref, report_ref
 from agent.nodes.gather import ensure_workspace
 from agent.nodes.llm import llm_classify, llm_investigate
@@ -55,7 +56,7 @@ def classify(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
         trace_of=catalog.trace_of,
         service_of=catalog.service_of,
     )
-    offline = classify_offline(data)
+    offline = with_probabilities(classify_offline(data))
     if ctx.provider is None:
         return {"classification": offline}
     if ctx.settings.investigate:

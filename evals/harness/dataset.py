@@ -57,6 +57,14 @@ class Gold(BaseModel):
         return list(dict.fromkeys(values))
 
 
+GENERATED_FAMILY = "generated"
+
+
+def family_of(tags: list[str]) -> str:
+    """The case family: its `family:NAME` tag, else the generated set of evals/generator."""
+    return next((t.split(":", 1)[1] for t in tags if t.startswith("family:")), GENERATED_FAMILY)
+
+
 class Sample(BaseModel):
     """One labelled case: the incident the agent is given, its trace files, and the gold answer."""
 

@@ -77,7 +77,22 @@ def reliability_table(report: EvalReport) -> list[str]:
     if cal is None or not cal.reliability:
         return []
     rows = [[r.confidence, fmt(r.stated), str(r.cases), fmt(r.observed)] for r in cal.reliability]
-    return _table(["stated confidence", "stands for", "cases", "primary right"], rows)
+    rows += [
+        [f"p(primary) {r.confidence}", fmt(r.stated), str(r.cases), fmt(r.observed)]
+        for r in cal.reliability_bins
+    ]
+    return _table(["stated confidence", "stated p (mean)", "cases", "primary right"], rows)
+
+
+def brier_table(report: EvalReport) -> list[str]:
+    cal = report.metrics["agent"].calibration
+    if cal is None or not cal.scores:
+        return []
+    rows = [
+        [b.how, str(b.cases), fmt(b.layers), fmt(b.layers_prior), fmt(b.primary), fmt(b.primary_prior)]
+        for b in cal.scores
+    ]
+    return _table(["scored", "cases", "4 layers", "constant prior", "primary layer", "constant prior"], rows)
 
 
 def _mark(ok: bool | None) -> str:
@@ -137,10 +152,14 @@ def render_markdown(report: EvalReport, *, chart: str | None = None) -> str:
     reliability = reliability_table(report)
     if reliability:
         lines += [
-            "## Calibration of the stated confidence (agent)",
+            "## Calibration of the stated probabilities (agent)",
             "",
-            f"Brier score of the primary layer {fmt(agent.brier)} against {fmt(agent.brier_prior)} for a constant "
-            "prior at the gold shares (multi-class, 0 best; `evals/harness/calibration.py`).",
+            "Brier scores (0 best; `evals/harness/calibration.py`) over the four layers and for the primary layer "
+            "alone, beside a constant prior (the gold shares; the accuracy). 'as stated' scores the draft's own "
+            "probabilities, whose mapping was fitted on the dev cases; the cross-validated rows fit it again "
+            "without the cases they score.",
+            "",
+            *brier_table(report),
             "",
             *reliability,
             "",

@@ -48,7 +48,7 @@ class Metrics(BaseModel):
     tokens_mean: float | None = None
     cost_total_usd: float | None = None
     judge_mean: float | None = None
-    brier: float | None = None  # multi-class Brier of the stated primary confidence (see calibration.py)
+    brier: float | None = None  # multi-class Brier of the stated layer probabilities (see calibration.py)
     brier_prior: float | None = None  # the same for a constant prior at the gold layer shares
     calibration: Calibration | None = (
         None  # layer shares beside gold; Brier and reliability when confidence is stated
@@ -122,6 +122,7 @@ def compute_metrics(
     judge: Sequence[float | None] = (),
     errors: int = 0,
     states_confidence: bool = False,
+    families: Sequence[str] | None = None,
 ) -> Metrics:
     """Aggregate per-case scores; evidence metrics stay None when no case was scored on them."""
     n = len(scores)
@@ -137,6 +138,8 @@ def compute_metrics(
         [s.primary_gold for s in scores],
         [s.primary_pred for s in scores],
         [s.primary_confidence for s in scores] if states_confidence else None,
+        [s.layer_scores for s in scores] if states_confidence else None,
+        families,
     )
     metrics.brier, metrics.brier_prior = metrics.calibration.brier, metrics.calibration.brier_prior
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from evals.harness.baselines import LayerPrediction, MajorityBaseline, incident_text, keyword_baseline
 from evals.harness.chart import write_chart
-from evals.harness.dataset import Gold, Sample
+from evals.harness.dataset import Gold, Sample, family_of
 from evals.harness.markdown import render_markdown
 from evals.harness.metrics import Metrics, compute_metrics
 from evals.harness.runner import CaseRun, usage_figures
@@ -144,6 +144,7 @@ def build_report(
             judge=[r.judge for r in records],
             errors=len(records) - len(ok),
             states_confidence=True,
+            families=[family_of(r.tags) for r in records],
         ),
         "majority": compute_metrics([r.majority for r in records]),
         "keyword": compute_metrics([r.keyword for r in records]),

@@ -48,6 +48,7 @@ class CaseScore(BaseModel):
     primary_gold: Layer
     primary_correct: bool
     primary_confidence: str | None = None  # the draft's stated confidence in its primary layer
+    layer_scores: dict[str, float] | None = None  # the offline classifier's score per layer (calibration)
     contributing_pred: list[Layer] = Field(default_factory=list)
     contributing_gold: list[Layer] = Field(default_factory=list)
     key_recall: float | None = None
@@ -120,6 +121,9 @@ def score_draft(draft: Draft, gold: Gold, facts: CaseFacts) -> CaseScore:
         (a.confidence for a in draft.classification.layers if primary is not None and a.layer == primary),
         None,
     )
+    layer_scores = {a.layer: a.score for a in draft.classification.layers}
+    if layer_scores and all(v is not None for v in layer_scores.values()):
+        score.layer_scores = {k: float(v or 0.0) for k, v in layer_scores.items()}
     known = {e.id for e in draft.evidence}
     cites = cited_ids(draft)
     invalid = [ref for ref in cites if ref not in known or not facts.resolves(ref)]

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from evals.harness.dataset import Sample
+from evals.harness.dataset import family_of as tags_family
 from evals.harness.runner import AgentSolver, CaseRun, read_case_traces
 from evals.harness.scorers import span_of
 from evals.robustness.model import CaseTraces
@@ -96,12 +97,9 @@ class RobustnessReport(BaseModel):
         }
 
 
-GENERATED_FAMILY = "generated"
-
-
 def family_of(sample: Sample) -> str:
     """The case family: its `family:NAME` tag, else the generated set of evals/generator."""
-    return next((t.split(":", 1)[1] for t in sample.tags if t.startswith("family:")), GENERATED_FAMILY)
+    return tags_family(sample.tags)
 
 
 def verdict_of(run: CaseRun) -> Verdict:
