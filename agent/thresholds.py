@@ -209,6 +209,17 @@ class Thresholds(DetectorThresholds):
         "distance to the onset counts; an old habit of the stage is not",
     )
 
+    tool_field_max_values: float = _t(
+        6,
+        "a tool-result field with more distinct values than this is free text or an identifier, not a category "
+        "(a unit, a source, a format tag) whose new value could mark bad data",
+    )
+    tool_field_gain: float = _t(
+        0.8,
+        "a new categorical value in tool results weighs gain * association score * novelty: it must both mark "
+        "the bad outputs and be new against the baseline (a value as common before is how the data always was)",
+    )
+
 
 T = Thresholds()
 

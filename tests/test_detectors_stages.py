@@ -4,6 +4,7 @@ outputs -- and the output stage that rewrites the model's answer before the user
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from agent.detectors.base import DetectorContext
@@ -150,3 +151,47 @@ def test_an_output_filter_after_the_model_is_what_the_user_received():
     assert ctx.delivered_text(llm) == "Your [NAME] 10mg tablets are ready."
     plain = f.trace(at(9), "Is my amlodipine ready?", "Your Amlodipine 10mg tablets are ready.")
     assert DetectorContext(incident(), plain, []).post_stage(plain[-1]) is None
+
+
+# ------------------------------------------------------------------ tool_fields: a new category in tool results
+def _fleet(f: SpanFactory, unit_of, bad_if):
+    """(window, baseline): traces that call a telemetry tool whose result carries unit_of(i, window?)."""
+    from tests.spanfactory import Tool
+
+    def make(window: bool):
+        def one(i, t):
+            q, a = QA[i % 5]
+            result = json.dumps({"odometer": 30000 + i, "unit": unit_of(i, window)})
+            tool = Tool("vehicle_telemetry", result, arguments=json.dumps({"vehicle": f"V-{i % 7}"}))
+            return f.trace(t, q, BAD if bad_if(i, window) else a, tools=[tool])
+
+        return one
+
+    return traffic(60, 0, 20, make(True)), traffic(40, -2880, 60, make(False))
+
+
+def test_a_new_unit_in_tool_results_that_marks_the_bad_answers_is_data():
+    f = SpanFactory()
+    new_unit = lambda i, w: w and i % 3 == 0  # noqa: E731
+    window, baseline = _fleet(f, lambda i, w: "mi" if new_unit(i, w) else "km", new_unit)
+    _, findings = analyse(window, baseline, reports=REPORT)
+    fields = by(findings, "tool_fields")
+    assert fields and fields[0].layer_hint == "data" and fields[0].data["value"] == "mi"
+    assert fields[0].strength >= 0.3
+
+
+def test_a_tool_value_as_common_before_the_incident_is_not_a_cause():
+    """The look-alike: the bad answers go with 'mi', but 'mi' was as common in the healthy baseline."""
+    f = SpanFactory()
+    window, baseline = _fleet(f, lambda i, w: "mi" if i % 3 == 0 else "km", lambda i, w: w and i % 3 == 0)
+    _, findings = analyse(window, baseline, reports=REPORT)
+    assert all(x.strength < 0.1 for x in by(findings, "tool_fields"))
+
+
+def test_a_new_tool_value_the_bad_answers_do_not_follow_is_not_a_cause():
+    f = SpanFactory()
+    window, baseline = _fleet(
+        f, lambda i, w: "mi" if w and i % 3 == 0 else "km", lambda i, w: w and i % 3 == 1
+    )
+    _, findings = analyse(window, baseline, reports=REPORT)
+    assert not by(findings, "tool_fields")

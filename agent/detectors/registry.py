@@ -26,6 +26,7 @@ from agent.detectors import (
     telemetry_gaps,
     tool_data,
     tool_errors,
+    tool_fields,
     truncation,
 )
 from agent.detectors.base import Detector, DetectorContext
@@ -50,6 +51,7 @@ DETECTORS: tuple[Detector, ...] = (
     telemetry_gaps.detect,
     tool_data.detect,
     tool_errors.detect,
+    tool_fields.detect,
     truncation.detect,
 )
 

@@ -70,6 +70,10 @@ def json_fields(result: str | None) -> dict[str, str]:
     """Top-level scalar fields of a JSON object result (volatile ones left out)."""
     try:
         data = json.loads(result or "")
+        if isinstance(
+            data, str
+        ):  # a JSON object recorded as a JSON string (a call's serialised return value)
+            data = json.loads(data)
     except ValueError:
         return {}
     if not isinstance(data, dict):
