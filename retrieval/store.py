@@ -340,7 +340,7 @@ class TraceStore:
         self._sync_spans()
         filters = keyword_filter(service, start, end, model, kind, trace_id)
         where = chroma_where(service, start, end, model, kind, trace_id)
-        return store_search.search_spans(self._span_kind(), self._embed, query, k, filters, where)
+        return store_search.search_spans(self._span_kind(), self._embed_cached, query, k, filters, where)
 
     def search_postmortems(
         self, query: str, *, k: int = 5, service: str | None = None, per_document: bool = True
@@ -351,7 +351,9 @@ class TraceStore:
         self._sync_postmortems()
         if self._pm_index.count() == 0:
             return []
-        return store_search.search_postmortems(self._pm_kind(), self._embed, query, k, service, per_document)
+        return store_search.search_postmortems(
+            self._pm_kind(), self._embed_cached, query, k, service, per_document
+        )
 
     def get_postmortem(self, postmortem_id: str) -> list[PostmortemDoc]:
         return store_read.get_postmortem(self._pms, postmortem_id)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
-from retrieval.embeddings.onnx_graph import GRAPH_VERSION, build_from_dir
+from retrieval.embeddings.bert_config import GRAPH_VERSION
 
 TOKENIZER_FILES = (
     "config.json",
@@ -88,6 +88,8 @@ def ensure_graph(model_dir: Path, cache_dir: Path, fused: bool = True) -> Path:
     """Build model.onnx from the weights once; later calls (and processes) reuse the cached file."""
     path = graph_path(model_dir, cache_dir, fused)
     if not path.is_file():
+        from retrieval.embeddings.onnx_graph import build_from_dir  # onnx costs seconds to import: only here
+
         _atomic_write(path, build_from_dir(model_dir, fused=fused).SerializeToString())
     return path
 

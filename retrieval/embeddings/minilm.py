@@ -6,16 +6,18 @@ import os
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnxruntime as ort
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 from tokenizers import Tokenizer
 
+from retrieval.embeddings.bert_config import BertConfig
 from retrieval.embeddings.cache import default_cache_dir, default_model_dir, ensure_graph
-from retrieval.embeddings.onnx_graph import BertConfig
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 MAX_TOKENS = 256  # sentence-transformers max_seq_length for this model
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -37,6 +39,8 @@ def physical_cores() -> int:
 
 @lru_cache(maxsize=4)
 def _session(path: Path, threads: int) -> ort.InferenceSession:
+    import onnxruntime as ort  # only when a text is embedded: most runs find every vector in the cache
+
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -8,36 +8,19 @@ BiasGelu); with `fused=False` only standard ONNX ops are used (for comparison an
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-from pydantic import BaseModel, ConfigDict
 from safetensors.numpy import load_file
 
-# Bump when the graph layout changes, so cached graphs are rebuilt.
-GRAPH_VERSION = 1
+from retrieval.embeddings.bert_config import GRAPH_VERSION, BertConfig
+
+__all__ = ["GRAPH_VERSION", "BertConfig", "build_bert_graph", "build_from_dir"]
+
 MS_DOMAIN = "com.microsoft"
 OPSET = 18
-
-
-class BertConfig(BaseModel):
-    """The few fields of a Hugging Face BERT config.json that the graph needs."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    hidden_size: int
-    num_attention_heads: int
-    num_hidden_layers: int
-    intermediate_size: int
-    layer_norm_eps: float = 1e-12
-    hidden_act: str = "gelu"
-
-    @classmethod
-    def from_file(cls, path: Path) -> BertConfig:
-        return cls.model_validate(json.loads(path.read_text()))
 
 
 class _Builder:
