@@ -97,19 +97,22 @@ def span_vector_text(span: Span) -> str:
 
 
 def _values(value: Any, out: list[str], budget: int) -> None:
-    """Flatten scalar values of nested attributes into `out` (keys skipped: they are the same everywhere)."""
-    if sum(len(s) for s in out) > budget:
-        return
-    if isinstance(value, dict):
-        for item in value.values():
-            _values(item, out, budget)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _values(item, out, budget)
-    elif isinstance(value, str):
-        out.append(value[:2000])
-    elif value is not None and not isinstance(value, bool):
-        out.append(str(value))
+    """Flatten scalar values of nested attributes into `out` (keys skipped: they are the same everywhere)
+    until `out` holds more than `budget` characters."""
+    used = sum(len(s) for s in out)
+    stack = [value]
+    while stack and used <= budget:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed(item))
+        elif isinstance(item, str):
+            out.append(item[:2000])
+            used += len(out[-1])
+        elif item is not None and not isinstance(item, bool):
+            out.append(str(item))
+            used += len(out[-1])
 
 
 def span_keywords(span: Span) -> tuple[str, str]:

@@ -452,6 +452,34 @@ def test_cached_embedder_returns_the_same_vectors_and_persists(embedder, tmp_pat
     )  # another model misses
 
 
+def test_prime_embeds_every_case_text_ahead_so_ingest_embeds_none(samples, embedder, tmp_home, tmp_path):
+    """The run's cases share one vector cache, filled ahead in large batches: ingesting a case then embeds no
+    span text (what is left to embed is the agent's own: queries and whole texts its detectors compare)."""
+    from agent.settings import get_settings
+    from evals.harness.embedcache import CachedEmbedder
+    from evals.harness.runner import AgentSolver, read_case_traces
+    from retrieval.render import span_vector_parts
+
+    embedded: list[str] = []
+
+    class Recording:
+        def embed(self, texts):
+            embedded.extend(texts)
+            return embedder.embed(texts)
+
+    cached = CachedEmbedder(Recording(), tmp_path / "v.sqlite3")
+    solver = AgentSolver(embedder=cached, settings=get_settings(), workdir=tmp_path)
+    cases = list(samples.values())
+    parts = {p for s in cases for sp in read_case_traces(s)[0] for g in span_vector_parts(sp) for p in g}
+    assert solver.prime(cases) == len(embedded) and set(embedded) >= parts and len(parts) > 10
+    assert solver.prime(cases) == 0  # each text once
+    embedded.clear()
+    run = solver(cases[0])
+    assert run.error is None and run.spans > 10
+    assert not set(embedded) & parts
+    cached.close()
+
+
 # -- the LLM judge, through the real openai SDK against the local wire fake ----------------------------------------
 def test_llm_judge_grades_against_the_gold_rationale(samples, tmp_home, monkeypatch):
     from agent.providers.base import ProviderError

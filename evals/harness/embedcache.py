@@ -2,7 +2,8 @@
 
 Every eval run re-ingests the same case traces into fresh per-case stores, so the cross-run cache cannot live in
 those stores; it is the same table and keying (embedder identity + text) as the store's own, kept in one file
-shared by every run. The cache changes no result, only time.
+shared by every run (or, with --no-cache, by the cases of one run only). `prime` embeds every case's texts ahead
+of the cases, in large batches. The cache changes no result, only time.
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ class CachedEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.cache.embed(texts, self._inner_embed)
+
+    def prime(self, texts: Sequence[str], batch: int = 4096) -> int:
+        """Embed the texts not cached yet, in large batches (the embedder sorts each by length, so one big
+        batch pads less and calls the model fewer times than each case's small ones); returns how many."""
+        todo = list(dict.fromkeys(texts))
+        before = self.misses
+        for start in range(0, len(todo), batch):
+            self.cache.embed(todo[start : start + batch], self._inner_embed)
+        return self.misses - before
 
     def __call__(self, input: Sequence[str]) -> list[np.ndarray]:
         return list(self.embed(input))

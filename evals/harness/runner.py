@@ -118,6 +118,24 @@ class AgentSolver:
         self.provider = None if provider in (None, "offline") else provider
         self.workdir = workdir
 
+    def prime(self, samples: Sequence[Sample]) -> int:
+        """Embed the vector texts of every case's records ahead of the cases, when the embedder caches
+        them (`CachedEmbedder.prime`); returns how many texts were embedded."""
+        from retrieval.render import postmortem_vector_parts, span_vector_parts
+
+        prime = getattr(self.embedder, "prime", None)
+        if not callable(prime):
+            return 0
+        texts: dict[str, None] = {}
+        for sample in samples:
+            try:
+                spans, docs, _ = read_case_traces(sample)
+            except Exception:  # noqa: BLE001 - the case itself reports it when it runs
+                continue
+            parts = [*map(span_vector_parts, spans), *map(postmortem_vector_parts, docs)]
+            texts.update((text, None) for groups in parts for group in groups for text in group)
+        return int(prime(list(texts)))
+
     def __call__(self, sample: Sample) -> CaseRun:
         try:
             spans, docs, errors = read_case_traces(sample)

@@ -8,6 +8,8 @@ when the report cannot be written.
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -143,19 +145,23 @@ def solve_cases(
     progress: ProgressFn | None = None,
 ) -> list[CaseRun]:
     """Ingest and draft every case with the real agent (span vectors cached unless told otherwise)."""
-    if request.use_cache:
-        embedder = CachedEmbedder(embedder, vector_cache_path(settings))
-    solver = AgentSolver(
-        embedder=embedder, settings=settings, provider=request.provider_name, workdir=request.workdir
-    )
-    try:
-        return run_eval(samples, solver, progress=progress)
-    finally:
-        if isinstance(embedder, CachedEmbedder):
-            embedder.close()
-            notes.append(
-                f"span vectors: {embedder.hits} reused from the eval cache, {embedder.misses} embedded"
+    with contextlib.ExitStack() as stack:
+        if request.use_cache:
+            path = vector_cache_path(settings)
+        else:  # nothing reused from earlier runs; the run's cases still share what it embeds
+            path = (
+                Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="eval-vectors-"))) / "v.sqlite3"
             )
+        cached = CachedEmbedder(embedder, path)
+        stack.callback(cached.close)
+        solver = AgentSolver(
+            embedder=cached, settings=settings, provider=request.provider_name, workdir=request.workdir
+        )
+        solver.prime(samples)
+        runs = run_eval(samples, solver, progress=progress)
+        where = "from the eval cache" if request.use_cache else "within this run"
+        notes.append(f"span vectors: {cached.hits} reused {where}, {cached.misses} embedded")
+        return runs
 
 
 def judge_runs(
