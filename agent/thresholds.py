@@ -185,12 +185,30 @@ class Thresholds(DetectorThresholds):
         "bad outputs and lift of their rate, squashed by the z of the difference): a signal that marks the bad "
         "traces and few others reaches about 0.6",
     )
-    stage_min_spans: float = _t(
+    stage_min_spans: int = _t(
         8,
         "a stage seen fewer times than this (a side call now and then) has no series to find a step in: its "
         "attribute values are those of a few calls",
     )
-    stage_min_new: float = _t(
+    stage_setting_chars: int = _t(
+        80, "a stage attribute longer than this is content (a text, a payload), not a setting"
+    )
+    stage_min_pairs: int = _t(
+        4,
+        "a stage needs this many spans with both an input and an output (or both counts) before its usual "
+        "behaviour, passing through or keeping all, can be told from a change of it",
+    )
+    stage_old_habit: float = _t(
+        0.4,
+        "a per-request stage signal as common before the window as in it keeps this share of its weight: the "
+        "stage always did this, so it is a condition more than what changed",
+    )
+    post_stage_min_chars: int = _t(
+        8,
+        "a model answer shorter than this (a label, a yes) is found verbatim in too many inputs to identify the "
+        "stage after the model that received it",
+    )
+    stage_min_new: int = _t(
         3, "a new value of a stage setting must show in at least this many spans to be a step, not a one-off"
     )
     stage_setting_constant: float = _t(
@@ -209,7 +227,7 @@ class Thresholds(DetectorThresholds):
         "distance to the onset counts; an old habit of the stage is not",
     )
 
-    tool_field_max_values: float = _t(
+    tool_field_max_values: int = _t(
         6,
         "a tool-result field with more distinct values than this is free text or an identifier, not a category "
         "(a unit, a source, a format tag) whose new value could mark bad data",

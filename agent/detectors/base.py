@@ -161,7 +161,7 @@ class DetectorContext:
         """The last non-model span of the answer's trace that started after the answer and whose input holds the
         answer's text: the stage between the model and the user (None when there is none)."""
         produced = " ".join(answer.output_text.split()).lower()
-        if answer.kind != SpanKind.llm or len(produced) < 8:
+        if answer.kind != SpanKind.llm or len(produced) < T.post_stage_min_chars:
             return None
         found = None
         for s in self.traces.get(answer.trace_id, []):

@@ -95,7 +95,7 @@ def _settings(span: Span) -> Iterator[tuple[str, str]]:
     for key, value in flat:
         if any(part in key.lower() for part in _PER_CALL):
             continue
-        if isinstance(value, str | int | float | bool) and len(str(value)) <= 80:
+        if isinstance(value, str | int | float | bool) and len(str(value)) <= T.stage_setting_chars:
             yield key, str(value)
 
 
@@ -176,7 +176,7 @@ def _altered(ctx: DetectorContext, stage: str, spans: list[Span]) -> Signal | No
         for s in spans
         if s.kind not in (SpanKind.tool, SpanKind.retrieval) and s.input_value and s.output_value
     ]
-    if len(both) < 4:
+    if len(both) < T.stage_min_pairs:
         return None
     changed = [s for s in both if _norm(s.input_value) != _norm(s.output_value) and not _after_answer(ctx, s)]
     if not changed or len(changed) == len(both):
@@ -213,7 +213,7 @@ def _dropped(ctx: DetectorContext, stage: str, spans: list[Span]) -> Signal | No
             if a == b:
                 continue
             pairs = [(s, c[a], c[b]) for s, c in counts if a in c and b in c]
-            if len(pairs) < 4:
+            if len(pairs) < T.stage_min_pairs:
                 continue
             equal = sum(1 for _, x, y in pairs if x == y)
             less = [s for s, x, y in pairs if y < x]
@@ -224,8 +224,8 @@ def _dropped(ctx: DetectorContext, stage: str, spans: list[Span]) -> Signal | No
                 best = (len(less), a, b, less)
     if best is None:
         return None
-    _, total, kept = best[:3]
-    return Signal(stage, "dropped", _per_trace(best[3]), f"recorded {kept} below {total}")
+    _, total, kept, cut = best
+    return Signal(stage, "dropped", _per_trace(cut), f"recorded {kept} below {total}")
 
 
 def _per_trace(spans: list[Span]) -> list[Span]:
@@ -245,7 +245,12 @@ def _signal_finding(ctx: DetectorContext, signal: Signal) -> Finding | None:
     n_base = sum(1 for u in ctx.baseline_answers if u.trace_id in traces)
     new = novelty(n_win, len(ctx.answers), n_base, len(ctx.baseline_answers))
     # as common before the window as in it: the stage always did this, so it is not what changed
-    strength = ctx.scope_weight(signal.spans[0]) * T.stage_signal_gain * assoc.score * (0.4 + 0.6 * new)
+    strength = (
+        ctx.scope_weight(signal.spans[0])
+        * T.stage_signal_gain
+        * assoc.score
+        * (T.stage_old_habit + (1 - T.stage_old_habit) * new)
+    )
     first_window = next((s for s in signal.spans if ctx.is_window(s)), signal.spans[0])
     bad = [s for s in signal.spans if ctx.is_flagged(s)]
     example = bad[0] if bad else first_window
@@ -259,7 +264,7 @@ def _signal_finding(ctx: DetectorContext, signal: Signal) -> Finding | None:
             f' Input: "{snippet(unwrap(example.input_value or ""), 120)}"; '
             f'output: "{snippet(unwrap(example.output_value or ""), 120)}".'
         )
-    evidence = [span_ref(example.span_id)] + [span_ref(s.span_id) for s in bad[1:3]]
+    evidence = [span_ref(example.span_id)] + [span_ref(s.span_id) for s in bad[1:][:2]]
     return make(
         NAME,
         title,
