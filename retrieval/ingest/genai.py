@@ -22,7 +22,15 @@ from retrieval.ingest.common import (
     maybe_json,
     split_system,
 )
-from retrieval.trace import Document, Message, Sampling, SpanEvent, SpanKind, TokenUsage, ToolCall, ToolInfo
+from retrieval.ingest.traceloop import (
+    INPUT,
+    OUTPUT,
+    entity_value,
+    retriever_documents,
+    retriever_query,
+    tool_fields,
+)
+from retrieval.trace import Document, Message, Sampling, SpanEvent, SpanKind, TokenUsage, ToolCall
 
 OPERATION_KINDS: dict[str, SpanKind] = {
     "chat": SpanKind.llm,
@@ -34,6 +42,8 @@ OPERATION_KINDS: dict[str, SpanKind] = {
     "invoke_agent": SpanKind.agent,
     "create_agent": SpanKind.agent,
     "retrieval": SpanKind.retrieval,
+    "vector_db_retrieve": SpanKind.retrieval,  # OpenLLMetry's LangChain retrievers
+    "execute_task": SpanKind.chain,  # ... and its other runnables
     "rerank": SpanKind.retrieval,
     "invoke_workflow": SpanKind.chain,
     "plan": SpanKind.agent,
@@ -111,19 +121,22 @@ def map_genai(attrs: Mapping[str, Any], events: list[SpanEvent]) -> dict[str, An
     reasons = as_str_list(first(merged, "gen_ai.response.finish_reasons", "llm.response.finish_reason"))
     fields["finish_reasons"] = reasons or finish_reasons_of(outputs)
     if kind == SpanKind.tool:
-        fields["tool"] = _tool(merged)
+        fields["tool"] = tool_fields(merged)
     if kind == SpanKind.retrieval or "gen_ai.retrieval.documents" in merged or _has_db_results(events):
-        fields["retrieval_query"] = as_str(first(merged, "gen_ai.retrieval.query.text", "db.query.text"))
-        fields["documents"] = _documents(merged.get("gen_ai.retrieval.documents")) or _db_result_documents(
-            events
+        query = as_str(first(merged, "gen_ai.retrieval.query.text", "db.query.text"))
+        fields["retrieval_query"] = query or retriever_query(merged)
+        fields["documents"] = (
+            _documents(merged.get("gen_ai.retrieval.documents"))
+            or _db_result_documents(events)
+            or retriever_documents(merged)
         )
         if fields["documents"] and kind == SpanKind.other:
             fields["kind"], fields["operation"] = SpanKind.retrieval, operation or "retrieval"
     if operation == "rerank" and not fields.get("documents"):
         fields.update(_openllmetry_rerank(raw_inputs, outputs))
-    if "traceloop.entity.input" in merged or "traceloop.entity.output" in merged:
-        fields["input_value"] = as_str(merged.get("traceloop.entity.input"))
-        fields["output_value"] = as_str(merged.get("traceloop.entity.output"))
+    if INPUT in merged or OUTPUT in merged:
+        fields["input_value"] = entity_value(merged.get(INPUT), "inputs", "query")
+        fields["output_value"] = entity_value(merged.get(OUTPUT), "outputs")
     fields["conversation_id"] = as_str(merged.get("gen_ai.conversation.id"))
     return fields
 
@@ -291,6 +304,25 @@ def _event_messages(events: list[SpanEvent]) -> list[Message]:
         body.setdefault("role", role)
         body["tool_calls"] = maybe_json(body.get("tool_calls")) or []
         out.append(chat_message(body))
+    return _link_tool_results(out)
+
+
+def _link_tool_results(messages: list[Message]) -> list[Message]:
+    """Tool results recorded without the id of the call they answer (OpenLLMetry's gen_ai.tool.message has
+    no `id`) get it from the assistant message before them: the chat APIs require the results to follow the
+    calls in order, so the k-th result after an assistant's calls answers its k-th call."""
+    out: list[Message] = []
+    calls: list[str | None] = []
+    for message in messages:
+        if message.role == "assistant":
+            calls = [c.id for c in message.tool_calls]
+        elif message.role == "tool" and calls:
+            call_id = calls.pop(0)
+            if message.tool_call_id is None and call_id:
+                message = message.model_copy(update={"tool_call_id": call_id})
+        else:
+            calls = []
+        out.append(message)
     return out
 
 
@@ -302,7 +334,8 @@ def _choice_messages(events: list[SpanEvent]) -> list[Message]:
         message = maybe_json(event.attributes.get("message"))
         body = dict(message) if isinstance(message, Mapping) else {"content": event.attributes.get("content")}
         body.setdefault("role", "assistant")
-        body["tool_calls"] = maybe_json(body.get("tool_calls")) or []
+        # the calls belong in message.tool_calls; OpenLLMetry's events put them beside the message
+        body["tool_calls"] = maybe_json(body.get("tool_calls") or event.attributes.get("tool_calls")) or []
         body.setdefault("finish_reason", event.attributes.get("finish_reason"))
         out.append(chat_message(body))
     return out
@@ -321,16 +354,6 @@ def _parts_text(value: Any) -> str | None:
         texts = [t for t in texts if t]
         return "\n".join(texts) if texts else None
     return as_str(value)
-
-
-def _tool(attrs: Mapping[str, Any]) -> ToolInfo:
-    return ToolInfo(
-        name=as_str(first(attrs, "gen_ai.tool.name", "traceloop.entity.name")),
-        call_id=as_str(attrs.get("gen_ai.tool.call.id")),
-        description=as_str(attrs.get("gen_ai.tool.description")),
-        arguments=as_str(first(attrs, "gen_ai.tool.call.arguments", "traceloop.entity.input")),
-        result=as_str(first(attrs, "gen_ai.tool.call.result", "traceloop.entity.output")),
-    )
 
 
 def _documents(value: Any) -> list[Document]:

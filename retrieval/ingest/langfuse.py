@@ -24,6 +24,7 @@ from retrieval.ingest.common import (
     parse_time,
     sampling_from,
     split_system,
+    tool_message,
 )
 from retrieval.ingest.genai import document_from
 from retrieval.ingest.source import Progress, opened
@@ -93,37 +94,47 @@ def observation_to_span(
         raise ObservationError(f"observation {span_id} has no startTime")
     metadata = maybe_json(obs.get("metadata"))
     metadata = metadata if isinstance(metadata, Mapping) else {}
-    kind, operation = TYPE_KINDS.get(str(obs.get("type") or "SPAN").upper(), (SpanKind.other, None))
-    params = maybe_json(_get(obs, "modelParameters", "model_parameters"))
-    fields = _io_fields(kind, obs.get("input"), obs.get("output"), obs, metadata)
     return Span(
         trace_id=trace_id,
         span_id=span_id,
         parent_span_id=as_str(_get(obs, "parentObservationId", "parent_observation_id")),
         service=_service(obs, metadata, trace, default_service),
         name=str(obs.get("name") or ""),
-        kind=kind,
         start_time=start,
         end_time=_time(obs, "endTime", "end_time"),
         status=_status(obs, metadata),
-        operation=operation,
-        provider=as_str(first(metadata, "provider", "gen_ai.provider.name", "ls_provider")),
-        request_model=as_str(first(metadata, "requested_model", "request_model", "gen_ai.request.model")),
-        response_model=as_str(first(obs, "model", "providedModelName", "provided_model_name")),
-        sampling=sampling_from(params if isinstance(params, Mapping) else {}),
-        usage=_usage(obs),
-        prompt_template=_prompt(obs),
         session_id=as_str(first(obs, "sessionId", "session_id") or trace.get("sessionId")),
         user_id=as_str(first(obs, "userId", "user_id") or trace.get("userId")),
-        agent_name=as_str(first(metadata, "gen_ai.agent.name", "agent_name", "agent.name"))
-        or (str(obs.get("name") or "") or None if kind == SpanKind.agent else None),
-        agent_id=as_str(first(metadata, "gen_ai.agent.id", "agent_id", "agent.id")),
         attributes=dict(obs),
         resource=dict(metadata.get("resourceAttributes") or {}),
         dialect="langfuse",
         source=source,
-        **fields,
+        **observation_fields(obs, metadata),
     )
+
+
+def observation_fields(obs: Mapping[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The Span fields an observation's type, model, parameters, usage, prompt, input and output give (shared
+    by the exports read here and the Langfuse SDK's OTLP spans, `langfuse_otel`)."""
+    kind, operation = TYPE_KINDS.get(str(obs.get("type") or "SPAN").upper(), (SpanKind.other, None))
+    params = maybe_json(_get(obs, "modelParameters", "model_parameters"))
+    name = str(obs.get("name") or "") or None
+    return {
+        "kind": kind,
+        "operation": operation,
+        "provider": as_str(first(metadata, "provider", "gen_ai.provider.name", "ls_provider")),
+        "request_model": as_str(
+            first(metadata, "requested_model", "request_model", "gen_ai.request.model", "ls_model_name")
+        ),
+        "response_model": as_str(first(obs, "model", "providedModelName", "provided_model_name")),
+        "sampling": sampling_from(params if isinstance(params, Mapping) else {}),
+        "usage": _usage(obs),
+        "prompt_template": _prompt(obs),
+        "agent_name": as_str(first(metadata, "gen_ai.agent.name", "agent_name", "agent.name"))
+        or (name if kind == SpanKind.agent else None),
+        "agent_id": as_str(first(metadata, "gen_ai.agent.id", "agent_id", "agent.id")),
+        **_io_fields(kind, obs.get("input"), obs.get("output"), obs, metadata),
+    }
 
 
 def _time(obs: Mapping[str, Any], camel: str, snake: str) -> datetime | None:
@@ -200,12 +211,13 @@ def _io_fields(
         fields["retrieval_query"] = as_str(query)
         fields["documents"] = _documents(raw_out)
     if kind == SpanKind.tool:
+        result, call_id = tool_message(raw_out)
         fields["tool"] = ToolInfo(
             name=as_str(obs.get("name")),
-            call_id=as_str(first(metadata, "tool_call_id", "toolCallId")),
+            call_id=as_str(first(metadata, "tool_call_id", "toolCallId")) or call_id,
             description=as_str(metadata.get("description")),
             arguments=as_str(raw_in),
-            result=as_str(raw_out),
+            result=result,
         )
     return fields
 
@@ -231,8 +243,18 @@ def _messages(value: Any, default_role: str) -> list[Message]:
         return [
             chat_message(m) if isinstance(m, Mapping) else Message(role=default_role, content=as_str(m))
             for m in value
+            if not _tool_definition(m)
         ]
     return [Message(role=default_role, content=as_str(value))]
+
+
+def _tool_definition(message: Any) -> bool:
+    """Langfuse's LangChain handler lists the tools offered as `{"role": "tool", "content": <schema>}` entries
+    among the input messages: a definition, not a tool's result."""
+    if not isinstance(message, Mapping) or message.get("role") != "tool":
+        return False
+    content = message.get("content")
+    return isinstance(content, Mapping) and content.get("type") == "function" and "function" in content
 
 
 def _documents(value: Any) -> list[Document]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from retrieval.ingest.common import as_str, first, maybe_json
 from retrieval.ingest.genai import dialect_of, map_genai
+from retrieval.ingest.langfuse_otel import is_langfuse_otel, map_langfuse_otel
 from retrieval.ingest.openinference import is_openinference, map_openinference
 from retrieval.trace import PromptTemplate, SpanEvent
 
@@ -44,11 +45,16 @@ _PROMPT_VERSION_KEYS = (
 )
 
 
-def map_attributes(attrs: Mapping[str, Any], events: list[SpanEvent]) -> tuple[str, dict[str, Any]]:
+def map_attributes(
+    attrs: Mapping[str, Any], events: list[SpanEvent], name: str = ""
+) -> tuple[str, dict[str, Any]]:
     """(dialect, Span fields) for one span; a span following no LLM convention is dialect 'otel'."""
     if is_openinference(attrs):
         dialect: str | None = "openinference"
         fields = map_openinference(attrs)
+    elif is_langfuse_otel(attrs):
+        dialect = "langfuse"
+        fields = map_langfuse_otel(attrs, name)
     else:
         dialect = dialect_of(attrs, events)
         fields = map_genai(attrs, events) if dialect else {}

@@ -20,6 +20,7 @@ from retrieval.ingest.common import (
     maybe_json,
     sampling_from,
     split_system,
+    tool_message,
 )
 from retrieval.trace import (
     Document,
@@ -99,17 +100,36 @@ def map_openinference(attrs: Mapping[str, Any]) -> dict[str, Any]:
     }
     if kind == SpanKind.retrieval:
         docs = _documents(attrs, "retrieval.documents") or _documents(attrs, "reranker.output_documents")
-        fields["documents"] = docs
+        fields["documents"] = _with_output_ids(docs, attrs.get("output.value"))
         fields["retrieval_query"] = as_str(first(attrs, "reranker.query", "input.value"))
     if kind == SpanKind.tool:
+        result, call_id = tool_message(attrs.get("output.value"))
         fields["tool"] = ToolInfo(
             name=as_str(attrs.get("tool.name")),
-            call_id=as_str(first(attrs, "tool.id", "tool_call.id")),
+            call_id=as_str(first(attrs, "tool.id", "tool_call.id")) or call_id,
             description=as_str(attrs.get("tool.description")),
             arguments=as_str(first(attrs, "input.value", "tool.parameters")),
-            result=as_str(attrs.get("output.value")),
+            result=result,
         )
     return fields
+
+
+def _with_output_ids(docs: list[Document], output: Any) -> list[Document]:
+    """Document ids the retrieval.documents attributes left out, from the retriever's output.value.
+
+    openinference-instrumentation-langchain records each document's content and metadata but not LangChain's
+    `Document.id`; its output.value (`{"documents": [{"id", "page_content", ...}]}`) has them, in order."""
+    if not docs or all(d.id for d in docs):
+        return docs
+    value = maybe_json(output)
+    listed = value.get("documents") if isinstance(value, Mapping) else None
+    if not isinstance(listed, list) or len(listed) != len(docs):
+        return docs
+    out = []
+    for doc, raw in zip(docs, listed, strict=True):
+        same = isinstance(raw, Mapping) and first(raw, "page_content", "content") == doc.content
+        out.append(doc.model_copy(update={"id": as_str(raw.get("id"))}) if same and not doc.id else doc)
+    return out
 
 
 def _messages(attrs: Mapping[str, Any], prefix: str) -> list[Message]:

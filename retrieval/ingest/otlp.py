@@ -170,7 +170,7 @@ def span_from_otlp(
         for e in raw.get("events") or []
         if isinstance(e, Mapping)
     ]
-    dialect, fields = map_attributes(attrs, events)
+    dialect, fields = map_attributes(attrs, events, str(raw.get("name") or ""))
     fields["status"] = _status(raw.get("status"), attrs, events)
     return Span(
         trace_id=trace_id,  # type: ignore[arg-type]
