@@ -78,6 +78,13 @@ ProviderOpt = Annotated[
     str | None,
     typer.Option("--provider", help="LLM provider for the agent (and the LLM judge); default offline."),
 ]
+InvestigateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--investigate/--no-investigate",
+        help="With --provider: the model investigates with tools (default), or classifies in one call.",
+    ),
+]
 CasesOpt = Annotated[str | None, typer.Option("--cases", help="Only cases whose id matches this glob.")]
 CasesDirOpt = Annotated[
     Path | None,
@@ -122,6 +129,7 @@ def eval_main(
     ctx: typer.Context,
     split: SplitOpt = SplitChoice.dev,
     provider: ProviderOpt = None,
+    investigate: InvestigateOpt = True,
     cases: CasesOpt = None,
     cases_dir: CasesDirOpt = None,
     out: OutOpt = None,
@@ -153,8 +161,8 @@ def eval_main(
     from evals.harness.workflow import EvalRequest, NothingToScore, run_eval_workflow
 
     request = EvalRequest(
-        split=split.value, provider=provider, cases=cases, cases_dir=cases_dir, out=out, use_cache=not no_cache,
-        gate=gate, record_gate=record_gate, lower=lower, lower_reason=reason,
+        split=split.value, provider=provider, investigate=investigate, cases=cases, cases_dir=cases_dir, out=out,
+        use_cache=not no_cache, gate=gate, record_gate=record_gate, lower=lower, lower_reason=reason,
     )  # fmt: skip
     progress = _Progress(request)
     try:

@@ -99,6 +99,17 @@ def _mark(ok: bool | None) -> str:
     return "-" if ok is None else ("yes" if ok else "no")
 
 
+def llm_cells(case: CaseRecord) -> list[str]:
+    """With a provider: the offline verdict of the same case, and what the LLM run cost."""
+    offline = case.offline
+    verdict = "-" if offline is None else (offline.primary_pred or "none") + ("" if offline.primary_correct else " ✗")
+    cost = f"{case.cost_usd:.4f}" if case.cost_usd is not None else "-"
+    return [verdict, fmt(case.tool_calls), fmt(case.tokens), cost]
+
+
+LLM_HEADER = ["offline", "tool calls", "tokens", "cost (USD)"]
+
+
 def case_row(case: CaseRecord) -> list[str]:
     a = case.agent
     cites = f"{a.citations_valid}/{a.citations_total}" if a.citations_total is not None else "-"
@@ -164,7 +175,11 @@ def render_markdown(report: EvalReport, *, chart: str | None = None) -> str:
             *reliability,
             "",
         ]
-    lines += ["## Cases", "", *_table(CASE_HEADER, [case_row(c) for c in report.cases]), ""]
+    if report.provider != "offline":
+        rows = [case_row(c) + llm_cells(c) for c in report.cases]
+        lines += ["## Cases", "", *_table(CASE_HEADER + LLM_HEADER, rows), ""]
+    else:
+        lines += ["## Cases", "", *_table(CASE_HEADER, [case_row(c) for c in report.cases]), ""]
     failed = [c for c in report.cases if c.error or c.ingest_errors or c.agent.invalid_citations]
     if failed:
         lines += ["## Problems", ""]

@@ -46,6 +46,8 @@ class Metrics(BaseModel):
     latency_mean_s: float | None = None
     latency_max_s: float | None = None
     tokens_mean: float | None = None
+    tool_calls_mean: float | None = None  # per draft, when the LLM investigated
+    cost_mean_usd: float | None = None  # per priced draft
     cost_total_usd: float | None = None
     judge_mean: float | None = None
     brier: float | None = None  # multi-class Brier of the stated layer probabilities (see calibration.py)
@@ -123,6 +125,7 @@ def compute_metrics(
     errors: int = 0,
     states_confidence: bool = False,
     families: Sequence[str] | None = None,
+    tool_calls: Sequence[int | None] = (),
 ) -> Metrics:
     """Aggregate per-case scores; evidence metrics stay None when no case was scored on them."""
     n = len(scores)
@@ -172,6 +175,8 @@ def compute_metrics(
     metrics.tokens_mean = _mean([float(t) if t is not None else None for t in tokens])
     present_costs = [c for c in costs if c is not None]
     metrics.cost_total_usd = round(sum(present_costs), 6) if present_costs else None
+    metrics.cost_mean_usd = round(sum(present_costs) / len(present_costs), 6) if present_costs else None
+    metrics.tool_calls_mean = _mean([float(t) if t is not None else None for t in tool_calls])
     metrics.judge_mean = _mean(judge)
     return metrics
 
@@ -195,6 +200,8 @@ METRIC_ROWS: tuple[tuple[str, str, bool], ...] = (
     ("latency_p50_s", "latency p50 (s)", False),
     ("latency_mean_s", "latency mean (s)", False),
     ("tokens_mean", "tokens per draft", False),
+    ("tool_calls_mean", "tool calls per draft", False),
+    ("cost_mean_usd", "cost per draft (USD)", False),
     ("cost_total_usd", "cost total (USD)", False),
     ("judge_mean", "LLM judge (0-1)", True),
     ("errors", "errors", False),

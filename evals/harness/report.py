@@ -19,7 +19,7 @@ from evals.harness.runner import CaseRun, usage_figures
 from evals.harness.scorers import CaseScore, score_draft, score_failed, score_layers
 
 REPORT_VERSION = 1
-SYSTEMS = ("agent", "majority", "keyword")
+SYSTEMS = ("agent", "offline", "majority", "keyword")  # "offline": beside a provider's run, same cases
 
 
 class CaseRecord(BaseModel):
@@ -33,12 +33,14 @@ class CaseRecord(BaseModel):
     agent: CaseScore
     majority: CaseScore
     keyword: CaseScore
+    offline: CaseScore | None = None  # with a provider: the offline agent on the same case
     keyword_detail: LayerPrediction | None = None
     spans: int = 0
     ingest_s: float = 0.0
     draft_s: float = 0.0
     tokens: int | None = None
     cost_usd: float | None = None
+    tool_calls: int | None = None
     status: str | None = None
     error: str | None = None
     ingest_errors: list[str] = Field(default_factory=list)
@@ -121,12 +123,14 @@ def build_report(
                 agent=agent,
                 majority=score_layers(majority.predict(), sample.gold),
                 keyword=score_layers(keyword, sample.gold),
+                offline=score_draft(run.offline, sample.gold, run.facts) if run.offline is not None else None,
                 keyword_detail=keyword,
                 spans=run.spans,
                 ingest_s=run.ingest_s,
                 draft_s=run.draft_s,
                 tokens=run.tokens,
                 cost_usd=run.cost_usd,
+                tool_calls=run.tool_calls,
                 status=run.status,
                 error=run.error,
                 ingest_errors=run.ingest_errors[:20],
@@ -145,7 +149,9 @@ def build_report(
             errors=len(records) - len(ok),
             states_confidence=True,
             families=[family_of(r.tags) for r in records],
+            tool_calls=[r.tool_calls for r in ok],
         ),
+        **_offline_metrics(records),
         "majority": compute_metrics([r.majority for r in records]),
         "keyword": compute_metrics([r.keyword for r in records]),
     }
@@ -161,6 +167,16 @@ def build_report(
         cases=records,
         notes=list(notes),
     )
+
+
+def _offline_metrics(records: Sequence[CaseRecord]) -> dict[str, Metrics]:
+    """The offline agent's metrics on the same cases, when a provider run drafted them offline too."""
+    drafted = [r for r in records if r.offline is not None]
+    if not drafted:
+        return {}
+    scores = [r.offline for r in drafted if r.offline is not None]
+    families = [family_of(r.tags) for r in drafted]
+    return {"offline": compute_metrics(scores, states_confidence=True, families=families)}
 
 
 def load_report(path: Path) -> EvalReport:

@@ -43,6 +43,8 @@ class CaseRun(BaseModel):
     tokens_in: int | None = None
     tokens_out: int | None = None
     cost_usd: float | None = None
+    tool_calls: int | None = None  # the LLM investigation's tool calls (None: no investigation)
+    offline: Draft | None = None  # with a provider: the offline agent's draft of the same case, for comparison
     error: str | None = None
 
     @property
@@ -112,11 +114,13 @@ class AgentSolver:
         settings: Settings,
         provider: str | None = None,
         workdir: Path | None = None,
+        compare_offline: bool = False,
     ) -> None:
         self.embedder = embedder
         self.settings = settings
         self.provider = None if provider in (None, "offline") else provider
         self.workdir = workdir
+        self.compare_offline = compare_offline and self.provider is not None
 
     def prime(self, samples: Sequence[Sample]) -> int:
         """Embed the vector texts of every case's records ahead of the cases, when the embedder caches
@@ -168,6 +172,8 @@ class AgentSolver:
             run.ingest_s = round(time.perf_counter() - started, 4)
 
             settings = self.settings.model_copy(update={"home": tmp / "home"})
+            if self.compare_offline:  # the same store, the offline agent: its figures go beside the provider's
+                run.offline = draft_incident(incident, settings=settings, provider="offline", store=store).draft
             started = time.perf_counter()
             with detector_failures() as failed:
                 result = draft_incident(incident, settings=settings, provider=self.provider, store=store)
@@ -175,6 +181,8 @@ class AgentSolver:
             run.draft = result.draft
             run.status = str(result.status)
             run.tokens_in, run.tokens_out, run.cost_usd = usage_figures(result.draft.usage)
+            log = result.draft.investigation
+            run.tool_calls = len(log.calls) if log is not None else None
             if failed:
                 run.error = f"detector raised: {failed[0]}"[:300]
         except Exception as exc:  # one broken case must not stop the run; it is scored as failed

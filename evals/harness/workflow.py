@@ -44,6 +44,7 @@ class EvalRequest(BaseModel):
 
     split: Split = "dev"  # dev: evals/cases; test: the sealed split, evals/sealed; all: both
     provider: str | None = None  # None or "offline": the offline agent
+    investigate: bool = True  # with a provider: the investigation loop (False: the one-call classification)
     cases: str | None = None  # glob on the case id
     cases_dir: Path | None = None  # a folder of one's own, filtered by each case's split
     out: Path | None = None  # default evals/reports/<timestamp>/
@@ -154,8 +155,14 @@ def solve_cases(
             )
         cached = CachedEmbedder(embedder, path)
         stack.callback(cached.close)
+        if request.provider_name:  # the loop (or not) as asked; the offline agent drafts each case too, beside it
+            settings = settings.model_copy(update={"investigate": request.investigate})
         solver = AgentSolver(
-            embedder=cached, settings=settings, provider=request.provider_name, workdir=request.workdir
+            embedder=cached,
+            settings=settings,
+            provider=request.provider_name,
+            workdir=request.workdir,
+            compare_offline=True,
         )
         solver.prime(samples)
         runs = run_eval(samples, solver, progress=progress)
