@@ -102,7 +102,11 @@ def _mark(ok: bool | None) -> str:
 def llm_cells(case: CaseRecord) -> list[str]:
     """With a provider: the offline verdict of the same case, and what the LLM run cost."""
     offline = case.offline
-    verdict = "-" if offline is None else (offline.primary_pred or "none") + ("" if offline.primary_correct else " ✗")
+    verdict = (
+        "-"
+        if offline is None
+        else (offline.primary_pred or "none") + ("" if offline.primary_correct else " ✗")
+    )
     cost = f"{case.cost_usd:.4f}" if case.cost_usd is not None else "-"
     return [verdict, fmt(case.tool_calls), fmt(case.tokens), cost]
 

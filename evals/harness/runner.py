@@ -44,7 +44,7 @@ class CaseRun(BaseModel):
     tokens_out: int | None = None
     cost_usd: float | None = None
     tool_calls: int | None = None  # the LLM investigation's tool calls (None: no investigation)
-    offline: Draft | None = None  # with a provider: the offline agent's draft of the same case, for comparison
+    offline: Draft | None = None  # with a provider: the offline agent's draft of the same case
     error: str | None = None
 
     @property
@@ -172,8 +172,11 @@ class AgentSolver:
             run.ingest_s = round(time.perf_counter() - started, 4)
 
             settings = self.settings.model_copy(update={"home": tmp / "home"})
-            if self.compare_offline:  # the same store, the offline agent: its figures go beside the provider's
-                run.offline = draft_incident(incident, settings=settings, provider="offline", store=store).draft
+            if (
+                self.compare_offline
+            ):  # the offline agent on the same store: its figures go beside the provider's
+                offline = draft_incident(incident, settings=settings, provider="offline", store=store)
+                run.offline = offline.draft
             started = time.perf_counter()
             with detector_failures() as failed:
                 result = draft_incident(incident, settings=settings, provider=self.provider, store=store)
