@@ -138,8 +138,25 @@ def build_report(
                 judge_reason=verdict[1] if verdict else None,
             )
         )
+    metrics = system_metrics(records)
+    return EvalReport(
+        created=datetime.now(UTC),
+        split=split,
+        cases_glob=cases_glob,
+        provider=provider,
+        git_commit=git_commit(),
+        wall_s=round(wall_s, 3),
+        majority=majority,
+        metrics=metrics,
+        cases=records,
+        notes=list(notes),
+    )
+
+
+def system_metrics(records: Sequence[CaseRecord]) -> dict[str, Metrics]:
+    """The metrics of every system: the agent, the offline agent beside a provider's run, the baselines."""
     ok = [r for r in records if r.error is None]
-    metrics = {
+    return {
         "agent": compute_metrics(
             [r.agent for r in records],
             latencies=[r.draft_s for r in ok],
@@ -155,18 +172,6 @@ def build_report(
         "majority": compute_metrics([r.majority for r in records]),
         "keyword": compute_metrics([r.keyword for r in records]),
     }
-    return EvalReport(
-        created=datetime.now(UTC),
-        split=split,
-        cases_glob=cases_glob,
-        provider=provider,
-        git_commit=git_commit(),
-        wall_s=round(wall_s, 3),
-        majority=majority,
-        metrics=metrics,
-        cases=records,
-        notes=list(notes),
-    )
 
 
 def _offline_metrics(records: Sequence[CaseRecord]) -> dict[str, Metrics]:
