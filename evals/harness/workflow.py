@@ -155,7 +155,8 @@ def solve_cases(
             )
         cached = CachedEmbedder(embedder, path)
         stack.callback(cached.close)
-        if request.provider_name:  # the loop (or not) as asked; the offline agent drafts each case too, beside it
+        # with a provider: the loop (or not) as asked; the offline agent drafts each case too, beside it
+        if request.provider_name:
             settings = settings.model_copy(update={"investigate": request.investigate})
         solver = AgentSolver(
             embedder=cached,
