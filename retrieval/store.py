@@ -44,7 +44,6 @@ from retrieval.store_records import (
     PostmortemHit,
     SpanHit,
     StoreUnavailable,
-    chroma_where,
     epoch,
     keyword_filter,
     postmortem_key,
@@ -55,10 +54,11 @@ from retrieval.store_records import (
     span_metadata,
     span_row,
 )
-from retrieval.store_sync import SyncClock, sync_index
+from retrieval.store_sync import SyncClock, sync_index, sync_vectors
 from retrieval.store_writer import RecordKind, VectorFiller, add_records, batches, write_vectors
 from retrieval.trace import PostmortemDoc, Span, SpanContent, SpanKind
 from retrieval.vector_cache import VectorCache, embedder_identity
+from retrieval.vector_keys import VectorKeys
 
 __all__ = [
     "RRF_K",
@@ -114,6 +114,8 @@ class TraceStore:
         self._clock = SyncClock()
         self._span_index = KeywordIndex(keyword_file, "spans")
         self._pm_index = KeywordIndex(keyword_file, "postmortems")
+        self._span_keys = VectorKeys(keyword_file, "spans")
+        self._pm_keys = VectorKeys(keyword_file, "postmortems")
         self.vector_cache = VectorCache(keyword_file, embedder_identity(embedder))
         self._content = ContentQueue(keyword_file, prefix)
         # The lock is per store folder (embedded) or per server URL on this machine.
@@ -151,13 +153,13 @@ class TraceStore:
     def _span_kind(self) -> RecordKind[Span]:
         return RecordKind(
             self._spans, self._span_index, span_key, span_vector_parts, span_metadata, span_row,
-            _dump, Span.model_validate_json,
+            _dump, Span.model_validate_json, self._chroma.span_vectors, self._span_keys,
         )  # fmt: skip
 
     def _pm_kind(self) -> RecordKind[PostmortemDoc]:
         return RecordKind(
             self._pms, self._pm_index, postmortem_key, postmortem_vector_parts, postmortem_metadata, postmortem_row,
-            _dump, PostmortemDoc.model_validate_json,
+            _dump, PostmortemDoc.model_validate_json, self._chroma.postmortem_vectors, self._pm_keys,
         )  # fmt: skip
 
     @contextlib.contextmanager
@@ -182,6 +184,7 @@ class TraceStore:
     ) -> AddResult:
         with self.writing():
             sync_index(kind())
+            sync_vectors(kind(), write=True)
             if not vectors:
                 return add_records(kind(), items, batch_size, None)
             filler = VectorFiller(kind(), self._embed_cached, batch_size)
@@ -221,12 +224,15 @@ class TraceStore:
         """Merge waiting content into the spans stored (writer lock held): each such span is stored again."""
         kind = self._span_kind()
         sync_index(kind)
+        sync_vectors(kind, write=True)
         keys = sorted(kind.index.existing(self._content.keys()))
         attached = 0
         for chunk in batches(keys, batch_size):
             spans = store_read.spans_by_key(kind, chunk)
             merged = [merge_content(spans[k], self._content.events(k)) for k in chunk if k in spans]
+            old_vkeys = list(kind.keys.keys_of(chunk).values())
             self._spans.delete(ids=list(chunk))  # ids with no vector yet are only in the keyword index
+            kind.keys.remove(chunk)
             kind.index.pending_done(list(chunk))
             kind.index.remove(chunk)
             filler = VectorFiller(kind, self._embed_cached, batch_size) if vectors else None
@@ -236,6 +242,8 @@ class TraceStore:
                 if filler is not None:
                     filler.finish(wait=wait)
             self._content.done(chunk)
+            if unused := kind.keys.unused(old_vkeys):  # vectors no record shares any more
+                kind.vectors.delete(ids=unused)
             attached += len(merged)
         return attached
 
@@ -263,7 +271,10 @@ class TraceStore:
         reports = [check_collection(kind(), name, deep) for name, kind in kinds]
         if repair and any(r.problems or r.waiting for r in reports):
             with self.writing():
-                for name, kind in kinds:  # checked again under the lock: another writer may have been at work
+                # checked again under the lock (another writer may have been at work); a store from before
+                # the searched collections gets them filled first
+                for name, kind in kinds:
+                    sync_vectors(kind(), write=True)
                     repair_collection(kind(), check_collection(kind(), name, deep), self._embed_cached)
                 reports = [check_collection(kind(), name, deep) for name, kind in kinds]
         return reports
@@ -287,10 +298,15 @@ class TraceStore:
     # ---- reading (store_read, store_search) ------------------------------------------------------
 
     def _sync_spans(self) -> None:
-        self._clock.sync(SPANS, self._span_kind())
+        self._clock.sync(SPANS, self._span_kind(), lambda: self._fill_vectors(self._span_kind))
 
     def _sync_postmortems(self) -> None:
-        self._clock.sync(POSTMORTEMS, self._pm_kind())
+        self._clock.sync(POSTMORTEMS, self._pm_kind(), lambda: self._fill_vectors(self._pm_kind))
+
+    def _fill_vectors(self, kind: Callable[[], RecordKind[Any]]) -> None:
+        """Give the searched collection the vectors it lacks (a store written before it existed)."""
+        with self.writing():
+            sync_vectors(kind(), write=True)
 
     def count_spans(self) -> int:
         """Spans stored (with a vector or waiting for one)."""
@@ -339,8 +355,7 @@ class TraceStore:
             return []
         self._sync_spans()
         filters = keyword_filter(service, start, end, model, kind, trace_id)
-        where = chroma_where(service, start, end, model, kind, trace_id)
-        return store_search.search_spans(self._span_kind(), self._embed_cached, query, k, filters, where)
+        return store_search.search_spans(self._span_kind(), self._embed_cached, query, k, filters)
 
     def search_postmortems(
         self, query: str, *, k: int = 5, service: str | None = None, per_document: bool = True
@@ -375,6 +390,8 @@ class TraceStore:
         default: a client holding an older copy of the vector index may persist it on close (issue 16)."""
         self._span_index.close()
         self._pm_index.close()
+        self._span_keys.close()
+        self._pm_keys.close()
         self.vector_cache.close()
         self._content.close()
         if release_vectors:

@@ -4,17 +4,18 @@ What is checked, per collection (spans, post-mortem chunks):
 - ids: every record in Chroma is in the keyword index; every keyword row is in Chroma or waiting for its
   vector; nothing waits that is already in Chroma.
 - vectors: Chroma can return every record's vector (a vector index overwritten by another process keeps the
-  record but loses the vector: reading it fails), and a query with that vector finds the record among its
-  nearest neighbours (records sharing one vector, the same text, are looked for among all of them).
+  record but loses the vector: reading it fails); the searched collection holds that vector (`vector_keys`),
+  the record is mapped to it, and a query with it finds it among its nearest neighbours; the searched
+  collection holds no vector that no record has.
 
 Repair (under the writer lock): records without a readable or reachable vector are deleted from Chroma and
-written again from their stored JSON (the vector comes from the cache, or is embedded once); the keyword
+written again from their stored JSON (the vector comes from the cache, or is embedded once), unreachable and
+orphan vectors are taken out of the searched collection (the rewrite puts the needed ones back); the keyword
 index is completed from Chroma, orphan rows dropped; waiting records get their vectors.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from retrieval.store_writer import RecordKind, batches
+from retrieval.vector_keys import content_key
 
 _PAGE = 500
 _QUERY_BATCH = 64
@@ -39,12 +41,21 @@ class CollectionCheck(BaseModel):
     stale_waiting: list[str] = Field(default_factory=list)  # waiting although in Chroma
     lost_vectors: list[str] = Field(default_factory=list)  # record in Chroma, vector unreadable
     unreachable: list[str] = Field(default_factory=list)  # vector readable, not found by a query
+    orphan_vectors: list[str] = Field(default_factory=list)  # searched vector no record has
+    unreachable_vectors: list[str] = Field(default_factory=list)  # searched vector its query misses
 
     @property
     def problems(self) -> int:
         return sum(
             len(x)
-            for x in (self.not_indexed, self.orphans, self.stale_waiting, self.lost_vectors, self.unreachable)
+            for x in (
+                self.not_indexed,
+                self.orphans,
+                self.stale_waiting,
+                self.lost_vectors,
+                self.unreachable,
+                self.orphan_vectors,
+            )  # fmt: skip
         )
 
     def shown(self) -> CollectionCheck:
@@ -77,18 +88,38 @@ def _vectors(collection: Any, ids: list[str]) -> tuple[dict[str, np.ndarray], li
     return vectors, [key for key in ids if key not in vectors]
 
 
-def _unreachable(collection: Any, vectors: dict[str, np.ndarray], total: int) -> list[str]:
-    """Ids a query with their own vector does not find (looking past every record sharing that vector)."""
-    shared: dict[bytes, int] = {}
-    digest = {key: hashlib.sha1(vec.tobytes()).digest() for key, vec in vectors.items()}
-    for d in digest.values():
-        shared[d] = shared.get(d, 0) + 1
+def _missed(vectors: Any, vkeys: list[str]) -> list[str]:
+    """Those of these keys of the searched collection that a query with their own vector does not find."""
+    total = vectors.count()
     missing: list[str] = []
-    for chunk in batches(list(vectors), _QUERY_BATCH):
-        n = min(total, max(shared[digest[k]] for k in chunk) + _NEIGHBOURS)
-        got = collection.query(query_embeddings=[vectors[k] for k in chunk], n_results=n, include=[])
-        missing += [key for key, found in zip(chunk, got["ids"], strict=True) if key not in found]
+    for page in batches(vkeys, _PAGE):
+        held, lost = _vectors(vectors, page)
+        missing += lost
+        for chunk in batches(sorted(held), _QUERY_BATCH):
+            got = vectors.query(
+                query_embeddings=[held[k] for k in chunk], n_results=min(total, _NEIGHBOURS), include=[]
+            )
+            missing += [key for key, found in zip(chunk, got["ids"], strict=True) if key not in found]
     return missing
+
+
+def _check_vectors(kind: RecordKind[Any], report: CollectionCheck, records: list[str]) -> None:
+    """The vectors part of the deep check: each record's own vector readable; the vector its texts make held
+    once in the searched collection, found there by its own query, and the record mapped to it."""
+    vkey_of: dict[str, str] = {}
+    for chunk in batches(records, _PAGE):
+        vectors, lost = _vectors(kind.collection, chunk)
+        report.lost_vectors += lost
+        got = kind.collection.get(ids=sorted(vectors), include=["metadatas"])
+        for record, meta in zip(got["ids"], got["metadatas"], strict=True):
+            vkey_of[record] = content_key(kind.parts_of(kind.load(meta["json"])))
+    needed = set(vkey_of.values())
+    searched = set(_all_ids(kind.vectors))
+    report.orphan_vectors = sorted(searched - needed)
+    report.unreachable_vectors = sorted(_missed(kind.vectors, sorted(needed & searched)))
+    bad = set(report.unreachable_vectors) | (needed - searched)
+    mapped = kind.keys.keys_of(sorted(vkey_of))
+    report.unreachable = sorted(r for r, vkey in vkey_of.items() if vkey in bad or mapped.get(r) != vkey)
 
 
 def check_collection(kind: RecordKind[Any], name: str, deep: bool = True) -> CollectionCheck:
@@ -102,11 +133,8 @@ def check_collection(kind: RecordKind[Any], name: str, deep: bool = True) -> Col
     report.not_indexed = sorted(chroma_set - indexed)
     report.orphans = sorted(indexed - chroma_set - waiting)
     report.stale_waiting = sorted(waiting & chroma_set)
-    if deep and chroma:
-        for chunk in batches(chroma, _PAGE):
-            vectors, lost = _vectors(collection, chunk)
-            report.lost_vectors += lost
-            report.unreachable += _unreachable(collection, vectors, len(chroma))
+    if deep:
+        _check_vectors(kind, report, chroma)
     return report
 
 
@@ -120,8 +148,11 @@ def repair_collection(
     for chunk in batches(bad, _PAGE):
         got = collection.get(ids=chunk, include=["metadatas"])
         records = {key: str(meta["json"]) for key, meta in zip(got["ids"], got["metadatas"], strict=True)}
-        collection.delete(ids=chunk)
         index.pending_queue(records)  # crash-safe: the JSON waits in the queue until the vector is back
+        collection.delete(ids=chunk)
+        kind.keys.remove(chunk)
+    for chunk in batches(sorted({*report.unreachable_vectors, *report.orphan_vectors}), _PAGE):
+        kind.vectors.delete(ids=chunk)  # the rewrite below puts back those a record needs
     index.pending_done(report.stale_waiting)
     index.remove(report.orphans)
     for chunk in batches(report.not_indexed, _PAGE):

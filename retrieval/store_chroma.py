@@ -1,4 +1,7 @@
-"""Opening a store's Chroma side: the client (an embedded folder or a server) and its two collections.
+"""Opening a store's Chroma side: the client (an embedded folder or a server) and its collections.
+
+Each kind of record (spans, post-mortem chunks) has two: the records with their vectors and JSON, and the
+searched one holding each distinct vector once (`vector_keys`).
 
 A collection remembers the embedder it was built with; opening it with another raises `EmbedderMismatch`.
 Creating an embedded store writes, so it holds the folder's writer lock. The keyword index of a server store
@@ -17,18 +20,20 @@ from urllib.parse import urlparse
 
 from retrieval.masking import mask_url
 from retrieval.store_lock import WriterLock
-from retrieval.store_records import POSTMORTEMS, SPANS, EmbedderMismatch, embedder_id
+from retrieval.store_records import POSTMORTEMS, SPANS, VECTORS, EmbedderMismatch, embedder_id
 
 _HNSW = {"space": "cosine"}  # larger HNSW batch/sync thresholds insert faster but hold ~50 MB more
 
 
 @dataclass
 class ChromaSide:
-    """A Chroma client and the store's two collections (spans, post-mortem chunks)."""
+    """A Chroma client, the store's record collections (spans, post-mortem chunks) and their searched ones."""
 
     client: Any
     spans: Any
     postmortems: Any
+    span_vectors: Any
+    postmortem_vectors: Any
 
 
 def keyword_file(keyword_dir: Path, url: str) -> Path:
@@ -54,9 +59,14 @@ def open_collection(client: Any, name: str, embedder: Any, location: str) -> Any
     return collection
 
 
+def collection_names(prefix: str) -> tuple[str, str, str, str]:
+    """Spans, post-mortem chunks, and the searched collection (distinct vectors) of each."""
+    return (prefix + SPANS, prefix + POSTMORTEMS, prefix + VECTORS + SPANS, prefix + VECTORS + POSTMORTEMS)
+
+
 def _side(client: Any, prefix: str, embedder: Any, location: str) -> ChromaSide:
-    spans = open_collection(client, prefix + SPANS, embedder, location)
-    return ChromaSide(client, spans, open_collection(client, prefix + POSTMORTEMS, embedder, location))
+    collections = (open_collection(client, name, embedder, location) for name in collection_names(prefix))
+    return ChromaSide(client, *collections)
 
 
 def open_embedded(
@@ -66,7 +76,7 @@ def open_embedded(
     two processes creating one at once would race, so creation holds the writer lock."""
     import chromadb
 
-    names = (prefix + SPANS, prefix + POSTMORTEMS)
+    names = collection_names(prefix)
     client = None
     if (path / "chroma.sqlite3").is_file():
         client = chromadb.PersistentClient(path=str(path))

@@ -14,6 +14,7 @@ from retrieval.trace import PostmortemDoc, Span, SpanKind
 
 SPANS = "spans"
 POSTMORTEMS = "postmortems"
+VECTORS = "vectors_"  # prefix of the searched collections: each distinct vector once (vector_keys)
 RRF_K = 60
 
 

@@ -38,33 +38,45 @@ def exact_first(
     return sorted(fused, key=lambda kv: kv[0] not in exact), exact
 
 
-def vector_ids(
-    kind: RecordKind[Span],
-    vector: np.ndarray,
-    filters: KeywordFilter,
-    where: dict[str, Any] | None,
-    pool: int,
-) -> list[str]:
-    """Nearest span ids under the filters. Chroma's own metadata filter is slow on large stores, so the
-    filter index supplies the candidates when they are few, and otherwise checks the nearest spans of
-    an unfiltered query (oversampled); Chroma's filter is the last resort."""
-    query, index = kind.collection.query, kind.index
+def nearest(kind: RecordKind[Any], vector: np.ndarray, n: int) -> list[str]:
+    """The n record ids nearest to the vector: the nearest distinct vectors, each expanded to its records."""
+    size = kind.vectors.count()
+    if n <= 0 or not size:
+        return []
+    vkeys = kind.vectors.query(query_embeddings=vector, n_results=min(n, size), include=[])["ids"][0]
+    return kind.keys.expand(vkeys, n)
+
+
+def nearest_among(kind: RecordKind[Any], vector: np.ndarray, candidates: list[str], n: int) -> list[str]:
+    """The n ids of `candidates` nearest to the vector (those with a vector written)."""
+    vkey_of = kind.keys.keys_of(candidates)
+    sharing: dict[str, list[str]] = {}
+    for record in sorted(vkey_of):
+        sharing.setdefault(vkey_of[record], []).append(record)
+    if n <= 0 or not sharing:
+        return []
+    got = kind.vectors.query(
+        query_embeddings=vector, n_results=min(n, len(sharing)), ids=list(sharing), include=[]
+    )
+    return [record for vkey in got["ids"][0] for record in sharing[vkey]][:n]
+
+
+def vector_ids(kind: RecordKind[Span], vector: np.ndarray, filters: KeywordFilter, pool: int) -> list[str]:
+    """Nearest span ids under the filters. The filter index supplies the candidates when they are few;
+    otherwise the nearest spans of an unfiltered query (oversampled) are checked against the filters, and
+    when too few pass, every matching span is a candidate."""
+    index = kind.index
     if filters.empty:
-        return query(query_embeddings=vector, n_results=pool, include=[])["ids"][0]
+        return nearest(kind, vector, pool)
     matching = index.count(filters)
     if matching <= CANDIDATES_MAX:
-        if not matching:
-            return []
-        candidates = index.filter_ids(filters, ordered=False)
-        got = query(query_embeddings=vector, n_results=min(pool, len(candidates)), ids=candidates, include=[])
-        return got["ids"][0]
+        return nearest_among(kind, vector, index.filter_ids(filters, ordered=False), pool) if matching else []
     total = max(index.size(), matching)
     n = min(total, OVERSAMPLE_MAX, math.ceil(1.3 * pool * total / matching) + pool)
-    nearest = query(query_embeddings=vector, n_results=n, include=[])["ids"][0]
-    kept = index.keep(nearest, filters)
+    kept = index.keep(nearest(kind, vector, n), filters)
     if len(kept) >= pool // 2 or n >= total:
         return kept[:pool]
-    return query(query_embeddings=vector, n_results=pool, where=where, include=[])["ids"][0]
+    return nearest_among(kind, vector, index.filter_ids(filters, ordered=False), pool)
 
 
 def search_spans(
@@ -73,11 +85,10 @@ def search_spans(
     query: str,
     k: int,
     filters: KeywordFilter,
-    where: dict[str, Any] | None,
 ) -> list[SpanHit]:
     """The k best spans for a query: vector and BM25 rankings fused by reciprocal rank."""
     pool = max(4 * k, 40)
-    vec_ids = vector_ids(kind, embed([query]), filters, where, pool)
+    vec_ids = vector_ids(kind, embed([query]), filters, pool)
     kw_ids = kind.index.search(query, filters, pool)
     fused, exact = exact_first(rrf(vec_ids, kw_ids), kind.index, query, filters)
     fused = fused[:k]
@@ -102,14 +113,12 @@ def search_postmortems(
 ) -> list[PostmortemHit]:
     """Past post-mortem chunks for a query (hybrid); with per_document, only each one's best chunk."""
     pool = max(8 * k, 40)
-    vec = kind.collection.query(
-        query_embeddings=embed([query]),
-        n_results=pool,
-        where={"service": service} if service else None,
-        include=[],
-    )
-    vec_ids: list[str] = vec["ids"][0]
     filters = KeywordFilter(service=service)
+    vector = embed([query])
+    if service:
+        vec_ids = nearest_among(kind, vector, kind.index.filter_ids(filters, ordered=False), pool)
+    else:
+        vec_ids = nearest(kind, vector, pool)
     kw_ids = kind.index.search(query, filters, pool)
     docs = postmortems_by_key(kind, list(dict.fromkeys([*vec_ids, *kw_ids])))
     hits: list[PostmortemHit] = []

@@ -3,7 +3,8 @@
 Stage 1 (the caller's thread) writes each batch of new records to the keyword index together with its JSON
 in the index's `pending` queue, in one transaction: from then on the record is found by id, service, time
 and keywords. Stage 2 (one background thread) takes the oldest pending records, embeds each distinct text
-once (through the vector cache), writes vectors and metadata to Chroma, and takes them off the queue.
+once (through the vector cache), writes vectors and metadata to Chroma, and takes them off the queue. Each
+distinct vector goes once into the searched collection (`vector_keys`), before the records that share it.
 
 The queue is on disk, so memory stays bounded however far the vectors lag, and records whose vectors were
 not written (the process stopped, or was told not to wait) are embedded by the next writer: `store embed`,
@@ -22,6 +23,7 @@ import numpy as np
 
 from retrieval.keyword import KeywordIndex, KeywordRow
 from retrieval.store_records import AddResult
+from retrieval.vector_keys import VectorKeys, content_key
 
 T = TypeVar("T")
 
@@ -36,7 +38,7 @@ def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
 class RecordKind(Generic[T]):
     """How one kind of record (span, post-mortem chunk) is keyed, embedded, serialised and stored."""
 
-    collection: Any
+    collection: Any  # every record, with its vector and JSON: the durable copy
     index: KeywordIndex
     key_of: Callable[[T], str]
     parts_of: Callable[[T], list[list[str]]]  # what its vector is made of: groups of texts
@@ -44,6 +46,19 @@ class RecordKind(Generic[T]):
     row_of: Callable[[str, T], KeywordRow]
     dump: Callable[[T], str]  # the record as JSON
     load: Callable[[str], T]  # the record from its JSON
+    vectors: Any  # the searched collection: each distinct vector once, by vector key
+    keys: VectorKeys  # record id -> vector key
+
+
+def add_vectors(kind: RecordKind[Any], vectors: dict[str, np.ndarray]) -> int:
+    """Put into the searched collection the vectors (by key) it does not hold yet; returns how many."""
+    if not vectors:
+        return 0
+    present = set(kind.vectors.get(ids=list(vectors), include=[])["ids"])
+    new = [vkey for vkey in vectors if vkey not in present]
+    if new:
+        kind.vectors.add(ids=new, embeddings=np.stack([vectors[k] for k in new]))
+    return len(new)
 
 
 def write_vectors(
@@ -54,10 +69,13 @@ def write_vectors(
     present = set(kind.collection.get(ids=keys, include=[])["ids"])
     todo = [(key, kind.load(raw)) for key, raw in rows if key not in present]
     if todo:
-        vectors = combine([kind.parts_of(record) for _, record in todo], embed)
-        kind.collection.upsert(
-            ids=[key for key, _ in todo], embeddings=vectors, metadatas=[kind.meta_of(r) for _, r in todo]
-        )
+        parts = [kind.parts_of(record) for _, record in todo]
+        vectors = combine(parts, embed)
+        vkeys = [content_key(p) for p in parts]
+        add_vectors(kind, dict(zip(vkeys, vectors, strict=True)))  # first: a record is searchable once stored
+        ids = [key for key, _ in todo]
+        kind.collection.upsert(ids=ids, embeddings=vectors, metadatas=[kind.meta_of(r) for _, r in todo])
+        kind.keys.add(zip(ids, vkeys, strict=True))
     kind.index.pending_done(keys)
     return len(todo)
 
