@@ -295,10 +295,10 @@ def replay_trace(request: ReplayRequest, settings: Settings | None = None) -> Re
             re.compile(request.pattern)
         except re.error as exc:
             raise UserError(f"--pattern: not a valid regular expression: {exc}") from None
-    store = open_store(settings)
-    spans = store.get_trace(request.trace_id)
+    with open_store(settings) as store:
+        spans, location = store.get_trace(request.trace_id), store.location
     if not spans:
-        raise UserError(f"trace {request.trace_id}: not found in the store at {store.location}")
+        raise UserError(f"trace {request.trace_id}: not found in the store at {location}")
     try:
         target = pick_span(spans, request.span)
     except ValueError as exc:

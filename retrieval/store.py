@@ -111,6 +111,7 @@ class TraceStore:
             keyword_file = _keyword_file(keyword_dir, f"{url}/{prefix}" if prefix else str(url))
         self.keyword_file = keyword_file
         self._path = path
+        self._closed = False
         self._clock = SyncClock()
         self._span_index = KeywordIndex(keyword_file, "spans")
         self._pm_index = KeywordIndex(keyword_file, "postmortems")
@@ -384,18 +385,23 @@ class TraceStore:
         """
         return store_read.postmortem_vectors(self._pms)
 
-    def close(self, *, release_vectors: bool = False) -> None:
-        """Close the keyword index and caches. release_vectors=True also closes the Chroma client, which gives
-        back its ~7 file descriptors: for a store no other process writes (an eval's temporary store). Not the
-        default: a client holding an older copy of the vector index may persist it on close (issue 16)."""
-        self._span_index.close()
-        self._pm_index.close()
-        self._span_keys.close()
-        self._pm_keys.close()
-        self.vector_cache.close()
+    def close(self) -> None:
+        """Close the keyword index, caches and the Chroma client (giving back its file descriptors: a
+        long-lived process opens stores again and again). Safe: a client persists nothing on close, and the
+        next one to open the folder rebuilds what was not persisted from Chroma's log."""
+        if self._closed:
+            return
+        self._closed = True
+        for part in (self._span_index, self._pm_index, self._span_keys, self._pm_keys, self.vector_cache):
+            part.close()
         self._content.close()
-        if release_vectors:
-            self._chroma.client.close()
+        self._chroma.client.close()
+
+    def __enter__(self) -> TraceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _log_wait(message: str) -> None:

@@ -47,10 +47,10 @@ def _audit_store(service: str | None) -> AuditReport:
     from agent.settings import get_settings
     from agent.store_factory import open_store
 
-    store = open_store(get_settings())
     auditor = Auditor(service)
-    for span in store.query_spans(service=service):
-        auditor.add(span)
+    with open_store(get_settings()) as store:
+        for span in store.query_spans(service=service):
+            auditor.add(span)
     return auditor.report()
 
 

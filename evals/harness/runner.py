@@ -221,7 +221,7 @@ def detector_failures() -> Iterator[list[str]]:
 def _close(store: Any) -> None:
     if store is not None:
         with contextlib.suppress(Exception):  # closing a tmp store must never fail a case
-            store.close(release_vectors=True)  # a run over every case would otherwise hold ~7 fds per case
+            store.close()  # gives back the Chroma client's fds: a run over every case would hold ~7 per case
 
 
 ProgressFn = Callable[[Sample, CaseRun], None]
