@@ -458,9 +458,9 @@ def test_postmortems_are_found_by_keyword_before_their_vectors(make_store, monke
     assert store.embed_pending() == 1 and store._pms.count() == 1 and store.vectors_pending() == 0
 
 
-def test_a_released_store_gives_back_its_file_descriptors(tmp_path):
-    """An eval opens one temporary store per case (and per perturbation): with release_vectors=True closing one
-    gives back its Chroma client's files, or a run over every case passes a 1,024-descriptor limit."""
+def test_a_closed_store_gives_back_its_file_descriptors(tmp_path):
+    """An eval opens one temporary store per case (and per perturbation): closing one gives back its Chroma
+    client's files, or a run over every case passes a 1,024-descriptor limit."""
     fd_dir = Path("/proc/self/fd")
     if not fd_dir.is_dir():
         pytest.skip("needs /proc to count file descriptors")
@@ -468,8 +468,8 @@ def test_a_released_store_gives_back_its_file_descriptors(tmp_path):
     def open_and_close(prefix: str, n: int) -> int:
         before = len(list(fd_dir.iterdir()))
         for i in range(n):
-            TraceStore(path=tmp_path / f"{prefix}{i}", embedder=None).close(release_vectors=True)
+            TraceStore(path=tmp_path / f"{prefix}{i}", embedder=None).close()
         return len(list(fd_dir.iterdir())) - before
 
     open_and_close("warm", 2)  # Chroma's one-off set-up (its bindings, its logs) is not a leak
-    assert open_and_close("released", 20) < 10
+    assert open_and_close("closed", 20) < 10
