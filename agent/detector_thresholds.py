@@ -385,5 +385,62 @@ class SystemThresholds(BaseModel):
     repro_flagged_cap: int = _cap(60, "flagged requests they are compared with")
 
 
-class DetectorThresholds(SharedThresholds, OutputThresholds, DataThresholds, SystemThresholds):
+class RunThresholds(BaseModel):
+    """Multi-agent runs (agent/runs/): which agent, at which step, made the failure inevitable."""
+
+    runs_min_turns: int = _n(
+        3, "fewer turns is one request and its answer, not a run with steps to choose between"
+    )
+    runs_max_runs: int = _n(
+        5, "an incident about one run names it; past a handful the window is traffic, not a run"
+    )
+    runs_answer_bonus: float = _t(
+        2.0, "the answer's own sentences say what was wrong; other claims may be correct context"
+    )
+    runs_confirmed_bonus: float = _t(3.0, "a claim the reports quote is known to be part of the bad output")
+    runs_grounded_factor: float = _t(
+        0.6,
+        "a figure copied from a tool result or document is less often the wrong one than one an agent asserted "
+        "unsupported (the data can still be stale: it keeps most of its weight)",
+    )
+    runs_replaced_bonus: float = _t(
+        2.0, "a value that replaced another in the same phrase was changed there, not found"
+    )
+    runs_derived_factor: float = _t(
+        0.3, "a figure computed from earlier ones is wrong because they are, mostly"
+    )
+    runs_dropped_weight: float = _t(2.0, "a correct value the reports name, stated in the run and then lost")
+    runs_shape_weight: float = _t(
+        1.5, "one failure shape weighs about as much as one specific claim of the answer"
+    )
+    runs_fallback_similarity: float = _t(
+        0.8, "without traced claims: the earliest turn within this share of the best overlap"
+    )
+    runs_confidence_floor: float = _t(
+        0.25, "a traced attribution is never below this (it rests on recorded content)"
+    )
+    runs_confidence_span: float = _t(
+        0.6, "confidence = floor + span x the decisive turn's share of all support"
+    )
+    runs_fallback_confidence: float = _t(
+        0.15, "an attribution from overlap alone is little more than a guess"
+    )
+    runs_weak_claim: float = _t(
+        0.6, "below this specificity a claim's match counts only next to the answer's own words"
+    )
+    runs_loop_repeats: int = _n(3, "twice can be a deliberate retry; three identical actions is a loop")
+    runs_loop_similarity: float = _t(0.9, "content-token Jaccard at which two messages are 'the same action'")
+    runs_plan_items: int = _n(3, "fewer enumerated lines is a sentence, not a plan")
+    runs_plan_coverage: float = _t(
+        0.5, "share of a plan item's content words a later turn must state to address it"
+    )
+    runs_specific_weight: float = _t(
+        0.6, "claims at least this specific count as constraints / asked terms (claims.Claim.weight)"
+    )
+    runs_delegation_restates: float = _t(
+        0.5, "share of the task's specific terms a delegation must carry to be a restatement of it"
+    )
+
+
+class DetectorThresholds(SharedThresholds, OutputThresholds, DataThresholds, SystemThresholds, RunThresholds):
     """Every detector section; `agent.thresholds.Thresholds` adds the classifier's and the changes' values."""

@@ -17,22 +17,9 @@ from agent.models import Incident, Layer, RunAttribution
 from agent.runs.provenance import ClaimOrigin, dropped_values, trace_claims
 from agent.runs.shapes import Shape, find_shapes, unchecked_approvals
 from agent.runs.turns import Run, Turn
+from agent.thresholds import T
 
-# every threshold and weight of the attribution, with why
-THRESHOLDS = {
-    "answer_bonus": 2.0,  # the answer's own sentences say what was wrong; other claims may be correct context
-    "confirmed_bonus": 3.0,  # a claim the reports quote is known to be part of the bad output
-    "grounded_factor": 0.6,  # a figure copied from a tool result or document is less often the wrong one than
-    # one an agent asserted unsupported (the data can still be stale: it keeps most of its weight)
-    "replaced_bonus": 2.0,  # a value that replaced another in the same phrase was changed there, not found
-    "derived_factor": 0.3,  # a figure computed from earlier ones is wrong because they are, mostly
-    "dropped_weight": 2.0,  # a correct value the reports name, stated in the run and then lost
-    "shape_weight": 1.5,  # one failure shape weighs about as much as one specific claim of the answer
-    "fallback_similarity": 0.8,  # without traced claims: earliest turn within this share of the best overlap
-    "confidence_floor": 0.25,  # a traced attribution is never below this (it rests on recorded content)
-    "confidence_span": 0.6,  # confidence = floor + span x the decisive turn's share of all support
-    "fallback_confidence": 0.15,  # an attribution from overlap alone is little more than a guess
-}
+# every threshold and weight of the attribution is in the table: T.runs_* (agent/detector_thresholds.py)
 LAYER_OF_HOW: dict[str, Layer] = {
     "handoff_lost_constraint": "system",  # the orchestration lost what the worker needed
     "tool_result": "data",  # the tool returned it: the data the agent was given
@@ -67,17 +54,17 @@ def attribute_run(run: Run, incident: Incident) -> RunAttribution | None:
     for origin in origins:
         support[origin.responsible] += _claim_weight(origin)
     for drop in dropped:
-        support[drop.lost_at] += THRESHOLDS["dropped_weight"] * drop.claim.weight
+        support[drop.lost_at] += T.runs_dropped_weight * drop.claim.weight
     for shape in shapes:
-        support[shape.turn] += THRESHOLDS["shape_weight"]
+        support[shape.turn] += T.runs_shape_weight
     if support:
         best = max(support.values())
         step = min(i for i, v in support.items() if v == best)
         share = best / sum(support.values())
-        confidence = THRESHOLDS["confidence_floor"] + THRESHOLDS["confidence_span"] * share
+        confidence = T.runs_confidence_floor + T.runs_confidence_span * share
     else:
         step = _fallback(run, final)
-        confidence = THRESHOLDS["fallback_confidence"]
+        confidence = T.runs_fallback_confidence
     return _attribution(run, final, step, round(confidence, 2), origins, dropped, shapes)
 
 
@@ -99,15 +86,15 @@ def _upstream(run: Run, origins: list[ClaimOrigin], shapes: list[Shape]) -> None
 def _claim_weight(origin: ClaimOrigin) -> float:
     weight = origin.claim.weight
     if origin.in_answer:
-        weight *= THRESHOLDS["answer_bonus"]
+        weight *= T.runs_answer_bonus
     if origin.confirmed:
-        weight *= THRESHOLDS["confirmed_bonus"]
+        weight *= T.runs_confirmed_bonus
     if origin.how in ("tool_result", "retrieved"):
-        weight *= THRESHOLDS["grounded_factor"]
+        weight *= T.runs_grounded_factor
     if origin.replaced is not None:
-        weight *= THRESHOLDS["replaced_bonus"]
+        weight *= T.runs_replaced_bonus
     if origin.derived:
-        weight *= THRESHOLDS["derived_factor"]
+        weight *= T.runs_derived_factor
     return weight
 
 
@@ -122,7 +109,7 @@ def _fallback(run: Run, final: Turn) -> int:
     if not scored or max(s for s, _ in scored) == 0:
         return final.index
     best = max(s for s, _ in scored)
-    return min(i for s, i in scored if s >= THRESHOLDS["fallback_similarity"] * best)
+    return min(i for s, i in scored if s >= T.runs_fallback_similarity * best)
 
 
 def _attribution(

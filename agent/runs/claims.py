@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from agent.detectors.text import ALL_STOPWORDS, numbers
 
-# how specific (so how informative) a claim of each kind is when it is found twice; see THRESHOLDS in attribute.py
+# how specific (so how informative) a claim of each kind is when it is found twice; see T.runs_* (agent/detector_thresholds.py)
 KIND_WEIGHT = {"number": 1.0, "entity": 0.8, "quoted": 1.0, "code": 1.0, "url": 1.0}
 
 _ENTITY = re.compile(r"\b[A-Z][\w&'’.-]*(?:[ \t]+(?:of|de|the|and|for|von|van|da|du|[A-Z][\w&'’.-]*))*\b")

@@ -10,9 +10,9 @@ from agent.detectors.base import DetectorContext
 from agent.models import Finding, RunAttribution, span_ref
 from agent.runs.attribute import attribute_run
 from agent.runs.turns import agent_count, build_run, is_agent_run
+from agent.thresholds import T
 
 NAME = "run_provenance"
-MAX_RUNS = 5  # an incident about one run names it; past a handful the window is traffic, not a run
 NO_BASELINE_NOTE = (
     "No baseline traffic before the incident was available, so the comparisons with earlier traffic (model "
     "version, prompt, sampling, retrieval and input changes; the failure rate before and during) were impossible; "
@@ -43,8 +43,8 @@ def _runs_to_analyse(ctx: DetectorContext) -> list[str]:
             if is_agent_run(_spans(ctx, t), named=True)
             and (not ctx.baseline or agent_count(_spans(ctx, t)) >= 2)
         ]
-        return runs[:MAX_RUNS]
-    if len(window) > MAX_RUNS:
+        return runs[: T.runs_max_runs]
+    if len(window) > T.runs_max_runs:
         return []
     ordered = sorted(window, key=lambda t: ctx.traces[t][0].start_time)
     return [t for t in ordered if is_agent_run(_spans(ctx, t))]

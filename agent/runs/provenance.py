@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from agent.detectors.text import ALL_STOPWORDS, content_tokens, sentences, tokens
 from agent.runs.claims import Claim, derived, extract_claims, occurs
 from agent.runs.turns import CODE_BLOCK, Run, Turn
+from agent.thresholds import T
 
 ANSWER_SENTENCES = 2  # the final answer's last sentences state the answer itself; their claims weigh double
 
@@ -78,7 +79,6 @@ def trace_claims(run: Run, final: Turn, reported: str) -> list[ClaimOrigin]:
 
 
 LABEL_WORDS = 3  # "FINAL ANSWER:", "Result:": a short lead-in before a colon labels what follows
-WEAK_CLAIM = 0.6  # below this specificity a claim's match counts only next to the answer's own words
 
 
 def _context(claim: Claim, text: str) -> frozenset[str]:
@@ -98,7 +98,7 @@ def _states(claim: Claim, context: frozenset[str], text: str) -> bool:
     in a sentence that shares a word with the answer's sentence, so "3" in "step 3" is not "3 stations"."""
     if not occurs(claim, text):
         return False
-    if claim.weight >= WEAK_CLAIM or not context:
+    if claim.weight >= T.runs_weak_claim or not context:
         return True
     return any(occurs(claim, s) and content_tokens(s) & context for s in sentences(text, 3))
 
@@ -110,7 +110,7 @@ SLOT_WORDS = 4  # the words just before a value name its slot ("fiscal 2021 reve
 def replaced_value(run: Run, origin: ClaimOrigin, final_text: str) -> int | None:
     """The last turn before the claim's origin stating another value of the same kind after the same words:
     the value was changed there, not found."""
-    slot = _slot(origin.claim, final_text) if origin.claim.weight >= WEAK_CLAIM else frozenset()
+    slot = _slot(origin.claim, final_text) if origin.claim.weight >= T.runs_weak_claim else frozenset()
     if not slot:
         return None
     budget = MAX_SLOT_SENTENCES
@@ -131,7 +131,7 @@ def replaced_value(run: Run, origin: ClaimOrigin, final_text: str) -> int | None
 
 def _same_form(a: Claim, b: Claim) -> bool:
     """Two values that could fill one slot: same kind; numbers of like size and precision (a year is no count)."""
-    if a.kind != b.kind or a.weight < WEAK_CLAIM:
+    if a.kind != b.kind or a.weight < T.runs_weak_claim:
         return False
     if a.kind != "number":
         return True

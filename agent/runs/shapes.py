@@ -21,18 +21,9 @@ from agent.models import Layer
 from agent.runs.claims import extract_claims, occurs
 from agent.runs.provenance import ClaimOrigin
 from agent.runs.turns import Run, Turn
+from agent.thresholds import T
 
-# every threshold of the shapes, with why (the attribution's own table is in attribute.py)
-LOOP_MIN_REPEATS = 3  # twice can be a deliberate retry; three identical actions is a loop
-LOOP_SIMILARITY = 0.9  # content-token Jaccard at which two messages are "the same action"
-PLAN_MIN_ITEMS = 3  # fewer enumerated lines is a sentence, not a plan
-PLAN_ITEM_COVERAGE = 0.5  # share of an item's content words a later turn must state to address it
-SPECIFIC_WEIGHT = (
-    0.6  # claims at least this specific count as constraints / asked terms (claims.Claim.weight)
-)
-DELEGATION_RESTATES = (
-    0.5  # share of the task's specific terms a delegation must carry to be a restatement of it
-)
+# every threshold of the shapes is in the table: T.runs_* (agent/detector_thresholds.py)
 _PLAN_LINE = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+(.{8,})$", re.MULTILINE)
 
 
@@ -113,7 +104,7 @@ def _loops(run: Run, turns: list[Turn]) -> list[Shape]:
     for agent, acts in by_agent.items():
         for i, first in enumerate(acts):
             same = [t for t in acts[i + 1 :] if _same_action(first, t)]
-            if len(same) + 1 >= LOOP_MIN_REPEATS:
+            if len(same) + 1 >= T.runs_loop_repeats:
                 out.append(
                     Shape(
                         "loop",
@@ -134,7 +125,7 @@ def _same_action(a: Turn, b: Turn) -> bool:
     ta, tb = content_tokens(a.text), content_tokens(b.text)
     if len(ta) < 3 or len(tb) < 3:
         return False
-    return len(ta & tb) / len(ta | tb) >= LOOP_SIMILARITY
+    return len(ta & tb) / len(ta | tb) >= T.runs_loop_similarity
 
 
 def _delegations(run: Run, turns: list[Turn]) -> list[tuple[Turn, Turn]]:
@@ -156,10 +147,10 @@ def _delegations(run: Run, turns: list[Turn]) -> list[tuple[Turn, Turn]]:
 
 
 def _plan_items(turns: list[Turn]) -> list[str]:
-    """The enumerated steps of the run's first plan (an acting turn listing PLAN_MIN_ITEMS or more)."""
+    """The enumerated steps of the run's first plan (an acting turn listing T.runs_plan_items or more)."""
     for turn in turns:
         items = [m.group(1) for m in _PLAN_LINE.finditer(turn.text)] if turn.acts else []
-        if len(items) >= PLAN_MIN_ITEMS:
+        if len(items) >= T.runs_plan_items:
             return items
     return []
 
@@ -171,9 +162,9 @@ def _lost_constraints(run: Run, turns: list[Turn]) -> list[Shape]:
         words = content_tokens(delegation.text)
         best = max(sources, key=lambda p: _restates(delegation, words, p))
         source_words = content_tokens(best)
-        if not source_words or len(words & source_words) / len(source_words) < DELEGATION_RESTATES:
+        if not source_words or len(words & source_words) / len(source_words) < T.runs_delegation_restates:
             continue
-        terms = [c for c in extract_claims(best) if c.weight >= SPECIFIC_WEIGHT]
+        terms = [c for c in extract_claims(best) if c.weight >= T.runs_specific_weight]
         lost = [c for c in terms if not occurs(c, delegation.content)]
         if lost and len(lost) < len(terms):
             return [
@@ -191,14 +182,16 @@ def _lost_constraints(run: Run, turns: list[Turn]) -> list[Shape]:
 
 def _restates(delegation: Turn, words: frozenset[str], source: str) -> tuple[int, float]:
     """How closely a delegation restates a plan step: its specific terms first, then its words."""
-    terms = sum(occurs(c, delegation.content) for c in extract_claims(source) if c.weight >= SPECIFIC_WEIGHT)
+    terms = sum(
+        occurs(c, delegation.content) for c in extract_claims(source) if c.weight >= T.runs_specific_weight
+    )
     return terms, len(words & content_tokens(source)) / max(1, len(content_tokens(source)))
 
 
 def _skipped_steps(run: Run, turns: list[Turn]) -> list[Shape]:
     for plan in turns:
         items = [m.group(1) for m in _PLAN_LINE.finditer(plan.text)] if plan.acts else []
-        if len(items) < PLAN_MIN_ITEMS:
+        if len(items) < T.runs_plan_items:
             continue
         later = turns[plan.index + 1 :]
         addressed = [_first_addressing(item, later) for item in items]
@@ -225,7 +218,7 @@ def _first_addressing(item: str, turns: list[Turn]) -> int | None:
     if len(words) < 2:
         return None
     for turn in turns:
-        if len(words & content_tokens(turn.content)) / len(words) >= PLAN_ITEM_COVERAGE:
+        if len(words & content_tokens(turn.content)) / len(words) >= T.runs_plan_coverage:
             return turn.index
     return None
 
@@ -235,11 +228,11 @@ def _different_answers(run: Run, turns: list[Turn]) -> list[Shape]:
         asked = [
             c
             for c in extract_claims(delegation.text)
-            if c.weight >= SPECIFIC_WEIGHT and not occurs(c, run.task)
+            if c.weight >= T.runs_specific_weight and not occurs(c, run.task)
         ]
         if not asked or any(occurs(c, reply.content) for c in asked):
             continue
-        own = [c for c in extract_claims(reply.text) if c.weight >= SPECIFIC_WEIGHT]
+        own = [c for c in extract_claims(reply.text) if c.weight >= T.runs_specific_weight]
         if len(own) >= 2 and not content_tokens(delegation.text) & content_tokens(reply.text):
             return [
                 Shape(
@@ -268,7 +261,8 @@ def unchecked_approvals(run: Run, origins: list[ClaimOrigin], decisive: int, fin
         new = [
             c
             for c in extract_claims(turn.text)
-            if c.weight >= SPECIFIC_WEIGHT and not any(occurs(c, t.content) for t in run.turns[: turn.index])
+            if c.weight >= T.runs_specific_weight
+            and not any(occurs(c, t.content) for t in run.turns[: turn.index])
         ]
         if not new:
             out.append(turn.index)

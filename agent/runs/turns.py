@@ -14,6 +14,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.detectors.text import content_tokens
+from agent.thresholds import T
 from retrieval.trace import Message, Span, SpanKind
 
 CODE_BLOCK = re.compile(r"```|^(?: {4}|\t)\S", re.MULTILINE)  # fenced or indented code in a message
@@ -82,14 +83,11 @@ class Run(BaseModel):
         return next((t for t in self.turns if t.span_id == span_id), None)
 
 
-MIN_TURNS = 3  # fewer turns is one request and its answer, not a run with steps to choose between
-
-
 def is_agent_run(spans: list[Span], *, named: bool = False) -> bool:
     """A trace recorded as agents taking turns (an agent name or id, agent spans, hand-offs), or a trace the
-    incident names, with at least MIN_TURNS turns."""
+    incident names, with at least T.runs_min_turns turns."""
     agents = any(s.agent_name or s.agent_id or s.kind == SpanKind.agent or s.handoff_to for s in spans)
-    return (agents or named) and len(_turn_spans(spans)) >= MIN_TURNS
+    return (agents or named) and len(_turn_spans(spans)) >= T.runs_min_turns
 
 
 def agent_count(spans: list[Span]) -> int:
