@@ -18,6 +18,7 @@ import dataclasses
 import os
 import re
 import time
+from collections import Counter
 from functools import partial
 from unittest import mock
 
@@ -164,16 +165,18 @@ def _names(base: Baseline) -> list[str]:
     ]
 
 
-def _report(name: str, cases, base: Baseline, accuracy) -> tuple[str, int]:  # noqa: ANN001
+def _report(name: str, cases, base: Baseline, accuracy, flipped: Counter) -> tuple[str, int]:  # noqa: ANN001
+    """One value's line; `flipped` counts, per case, the moves that changed its verdict."""
     from agent.thresholds import T
 
     readers = sum(name in base.detect_reads[c] or name in base.classify_reads[c] for c in cases)
     cells, flips = [], 0
     for factor in FACTORS:
         moved = _moved(name, factor, cases, base)
-        n = sum(moved[c] != base.verdicts[c] for c in cases)
-        flips = max(flips, n)
-        cells.append(f"{n:>4} / {accuracy(moved):.3f}")
+        changed = [c for c in cases if moved[c] != base.verdicts[c]]
+        flipped.update(changed)
+        flips = max(flips, len(changed))
+        cells.append(f"{len(changed):>4} / {accuracy(moved):.3f}")
     mark = "  <- knife edge" if flips > 1 else "  <- one verdict" if flips else ""
     line = f"{name:30} {getattr(T, name):>7.3g} {readers:>5} " + " ".join(f"{c:>14}" for c in cells) + mark
     return line, flips
@@ -208,14 +211,17 @@ def main() -> None:
     )
     names = _names(base)
     print(f"{'value':30} {'now':>7} {'cases':>5} " + " ".join(f"{f'x{f}: moved/acc':>14}" for f in FACTORS))
-    worst, edges = 0, []
+    worst, edges, flipped = 0, [], Counter()
     for name in names:
-        line, flips = _report(name, cases, base, accuracy)
+        line, flips = _report(name, cases, base, accuracy, flipped)
         print(line, flush=True)
         worst = max(worst, flips)
         edges += [name] * bool(flips)
-    print(
-        f"{len(names)} values moved by 20% each way; most verdicts moved by one move: {worst} of {len(cases)}"
-    )
+    moves = len(names) * len(FACTORS)
+    print(f"{len(names)} values moved 20% each way ({moves} moves): {sum(flipped.values())} verdict changes")
+    print(f"most verdicts moved by one move: {worst} of {len(cases)}")
     print(f"values that moved any verdict ({len(edges)}): {', '.join(edges) or 'none'}")
+    print("cases whose verdict moved (moves that moved it; gold, unperturbed verdict):")
+    for cid, n in flipped.most_common():
+        print(f"  {n:>3}  {cid}  ({cases[cid].gold}, {base.verdicts[cid]})")
     embedder.close()
