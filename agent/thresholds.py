@@ -238,6 +238,18 @@ class Thresholds(DetectorThresholds):
         "the bad outputs and be new against the baseline (a value as common before is how the data always was)",
     )
 
+    # ---- symptoms: structured answers (agent/detectors/output_fields.py) ----------------------------------
+    output_field_min_seen: int = _t(
+        5,
+        "a field of JSON answers needs this many healthy (baseline) values before a window value can be called "
+        "out of its range",
+    )
+    output_field_range: float = _t(
+        20.0,
+        "a number more than this factor above every healthy value of its field (or below by it) is a unit or "
+        "column slip, not the spread of real values (prices, days, amounts vary within about one order)",
+    )
+
 
 T = Thresholds()
 

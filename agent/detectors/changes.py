@@ -119,6 +119,7 @@ def score_change(ctx: DetectorContext, change: Change, gain: float | None = None
         mixed = associate(ctx, units, {s.trace_id for s in change.new_spans})
         effect = max(effect, mixed.score)
     example = None
+    effect *= _reach(ctx, change)
     if not ctx.flags:
         effect = T.change_no_symptom  # no symptom known: a change is only a candidate
     elif effect >= 0.3:
@@ -132,6 +133,19 @@ def score_change(ctx: DetectorContext, change: Change, gain: float | None = None
         scope=scope,
         example=example,
     )
+
+
+def _reach(ctx: DetectorContext, change: Change) -> float:
+    """Share of the bad answers that followed a change (within the reach of step_effect) whose trace the change
+    touched: a change explains only the bad outputs of requests it reached, so a change on a side route that
+    two requests took does not take the credit for a step in the whole service's bad-output rate."""
+    start = change.first_new.start_time
+    after = [u for u in ctx.answers if start <= u.start_time <= start + T.step_reach * ctx.horizon]
+    bad = {u.trace_id for u in after[: T.step_answers] if ctx.is_flagged(u)}
+    if not bad:
+        return 1.0
+    touched = {s.trace_id for s in change.new_spans}
+    return len(bad & touched) / len(bad)
 
 
 def change_evidence(change: Change, score: ChangeScore) -> list[str]:

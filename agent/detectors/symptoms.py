@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from agent.detectors.base import DetectorContext, evenly
+from agent.detectors.output_fields import odd_fields
 from agent.detectors.stats import novelty, rise_p
 from agent.detectors.text import REFUSAL, content_tokens, language, norm, numbers
 from agent.models import Finding, span_ref
@@ -49,6 +50,7 @@ def compute_flags(ctx: DetectorContext, findings: list[Finding]) -> set[str]:
         # the reports describe the window: they mark window answers only (the baseline keeps its own signals)
         ("a report quotes it", dict.fromkeys(_quoted(ctx, ctx.answers), 1.0)),
         *ctx.memo["symptoms.patterns"].items(),  # type: ignore[attr-defined]
+        ("a field of it left the range of the baseline's answers", odd_fields(ctx)),
         ("it uses terms of the reports that healthy outputs do not", _report_terms(ctx)),
         ("it is unusually close to the reports", _report_similarity(ctx)),
     ]

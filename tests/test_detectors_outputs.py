@@ -1,0 +1,78 @@
+"""Bad-output identification from structure (agent/detectors/output_fields.py) and a change's reach
+(agent/detectors/changes.py): a change explains only the bad outputs of the requests it touched."""
+
+from __future__ import annotations
+
+import json
+
+from agent.detectors.base import DetectorContext
+from agent.detectors.output_fields import odd_fields
+from tests.detectkit import analyse, by
+from tests.spanfactory import BAGGAGE, POLICY, QA, SpanFactory, incident, traffic
+
+TERMS = [(12, 30), (24, 90), (36, 180)]
+
+
+def _extraction(months: int, days: int) -> str:
+    return json.dumps({"renewal_term_months": months, "notice_period_days": days, "annual_fee": 9600})
+
+
+def _contracts(f: SpanFactory, window_days, base: int = 30):
+    """(window, baseline) of an extractor answering JSON; window_days(i) gives the window's notice periods."""
+
+    def one(days_of):
+        return lambda i, t: f.trace(t, f"contract k-{i}", _extraction(TERMS[i % 3][0], days_of(i)), docs=None)
+
+    window = traffic(40, 0, 20, one(window_days))
+    baseline = traffic(base, -2880, 60, one(lambda i: TERMS[i % 3][1]))
+    return window, baseline
+
+
+def test_a_field_orders_of_magnitude_outside_the_healthy_range_marks_the_answer():
+    f = SpanFactory()
+    window, baseline = _contracts(f, lambda i: 36000 if i % 4 == 0 else TERMS[i % 3][1])
+    ctx = DetectorContext(incident(), window, baseline)
+    odd = odd_fields(ctx)
+    assert len(odd) == 10
+    assert all(json.loads(ctx.delivered_text(ctx.by_id[s]))["notice_period_days"] == 36000 for s in odd)
+
+
+def test_values_within_the_natural_spread_mark_nothing():
+    """The look-alike: new values in the window, but within an order of magnitude of the healthy ones."""
+    f = SpanFactory()
+    window, baseline = _contracts(f, lambda i: 365 if i % 4 == 0 else TERMS[i % 3][1])
+    assert odd_fields(DetectorContext(incident(), window, baseline)) == {}
+
+
+def test_with_a_short_baseline_the_window_median_is_the_reference():
+    f = SpanFactory()
+    window, baseline = _contracts(f, lambda i: 14400 if i % 5 == 0 else TERMS[i % 3][1], base=2)
+    assert len(odd_fields(DetectorContext(incident(), window, baseline))) == 8
+
+
+def test_a_change_on_a_side_route_does_not_take_the_credit_for_every_bad_answer():
+    """From minute 400 half the answers go bad; a prompt edit at that moment reached only two requests of a
+    side route. It may be seen, but it cannot explain bad answers in requests it never touched."""
+    f = SpanFactory()
+    bad = "Refunds are never possible, sorry."
+
+    def window(i, t):
+        q, a = QA[i % 5]
+        side = i % 10 == 0
+        template = ("side-route", "2" if i >= 20 else "1") if side else ("support-answer", "3")
+        return f.trace(t, q, bad if i >= 20 and i % 2 == 1 else a, docs=[POLICY, BAGGAGE], template=template)
+
+    base = traffic(
+        40,
+        -2880,
+        60,
+        lambda i, t: f.trace(
+            t,
+            *QA[i % 5],
+            docs=[POLICY, BAGGAGE],
+            template=("side-route", "1") if i % 10 == 0 else ("support-answer", "3"),
+        ),
+    )
+    _, findings = analyse(traffic(60, 0, 20, window), base, reports=[f'It said "{bad}"'])
+    side = [p for p in by(findings, "prompt_change") if p.data["route"] == "side-route"]
+    assert side and all(p.strength < 0.15 for p in side)
