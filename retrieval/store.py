@@ -222,7 +222,10 @@ class TraceStore:
         return ContentResult(events=events, attached=attached, waiting=self._content.count())
 
     def _attach_content(self, batch_size: int, wait: bool, vectors: bool = True) -> int:
-        """Merge waiting content into the spans stored (writer lock held): each such span is stored again."""
+        """Merge waiting content into the spans stored (writer lock held): each such span is stored again.
+
+        The merged span is queued before the old one leaves Chroma, so a reader (who looks in the queue first)
+        finds one version or the other throughout; the new vectors are written after the old ones are gone."""
         kind = self._span_kind()
         sync_index(kind)
         sync_vectors(kind, write=True)
@@ -232,20 +235,17 @@ class TraceStore:
             spans = store_read.spans_by_key(kind, chunk)
             merged = [merge_content(spans[k], self._content.events(k)) for k in chunk if k in spans]
             old_vkeys = list(kind.keys.keys_of(chunk).values())
-            self._spans.delete(ids=list(chunk))  # ids with no vector yet are only in the keyword index
-            kind.keys.remove(chunk)
             kind.index.pending_done(list(chunk))
             kind.index.remove(chunk)
-            filler = VectorFiller(kind, self._embed_cached, batch_size) if vectors else None
-            try:
-                add_records(kind, merged, batch_size, filler)
-            finally:
-                if filler is not None:
-                    filler.finish(wait=wait)
+            add_records(kind, merged, batch_size, None)
+            self._spans.delete(ids=list(chunk))  # the old records; the merged spans wait in the queue
+            kind.keys.remove(chunk)
             self._content.done(chunk)
             if unused := kind.keys.unused(old_vkeys):  # vectors no record shares any more
                 kind.vectors.delete(ids=unused)
             attached += len(merged)
+        if attached and vectors:
+            VectorFiller(kind, self._embed_cached, batch_size).finish(wait=wait)
         return attached
 
     def add_postmortems(self, docs: Iterable[PostmortemDoc], wait: bool = True) -> AddResult:

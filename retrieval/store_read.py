@@ -2,7 +2,9 @@
 
 A record is stored in two places at two moments (store_writer): its JSON waits in the keyword index's queue
 until its vector is written to Chroma with the JSON as metadata. Every read looks in Chroma first and in the
-queue for the rest, so a record is readable the moment it is ingested.
+queue for the rest, so a record is readable the moment it is ingested. The queue is read first: a record leaves
+it only once its vector is in Chroma, so a record moving between the two while it is read is found in one or the
+other (read Chroma first and it could be in neither at the two moments).
 """
 
 from __future__ import annotations
@@ -21,40 +23,43 @@ _PAGE = 1000
 
 def spans_by_key(kind: RecordKind[Span], keys: Sequence[str]) -> dict[str, Span]:
     """The stored spans of these keys (those found), by key."""
+    waiting = kind.index.pending_records(keys) if kind.index.pending_count() else {}  # before Chroma
     out: dict[str, Span] = {}
     for chunk in batches(keys, 500):
         got = kind.collection.get(ids=chunk, include=["metadatas"])
         out.update((k, load_span(m)) for k, m in zip(got["ids"], got["metadatas"], strict=True))
-    missing = [k for k in keys if k not in out]
-    if missing:  # stored, vector not written yet
-        out.update(
-            (k, Span.model_validate_json(raw)) for k, raw in kind.index.pending_records(missing).items()
-        )
+    for key, raw in waiting.items():  # stored, vector not written yet
+        if key not in out:
+            out[key] = Span.model_validate_json(raw)
     return out
 
 
 def get_span(kind: RecordKind[Span], span_id: str) -> Span | None:
+    waiting = kind.index.pending_records(suffix=f":{span_id}")  # before Chroma
     got = kind.collection.get(where={"span_id": span_id}, include=["metadatas"], limit=1)
     if got["ids"]:
         return load_span(got["metadatas"][0])
-    waiting = kind.index.pending_records(suffix=f":{span_id}")
     return Span.model_validate_json(next(iter(waiting.values()))) if waiting else None
 
 
 def get_trace(kind: RecordKind[Span], trace_id: str) -> list[Span]:
+    waiting = kind.index.pending_records(prefix=f"{trace_id}:")  # before Chroma
     got = kind.collection.get(where={"trace_id": trace_id}, include=["metadatas"])
     spans = {span_key(s): s for s in (load_span(m) for m in got["metadatas"])}
-    for key, raw in kind.index.pending_records(prefix=f"{trace_id}:").items():
-        spans.setdefault(key, Span.model_validate_json(raw))
+    for key, raw in waiting.items():
+        if key not in spans:
+            spans[key] = Span.model_validate_json(raw)
     return sorted(spans.values(), key=lambda s: (epoch(s.start_time), s.span_id))
 
 
 def postmortems_by_key(kind: RecordKind[PostmortemDoc], keys: list[str]) -> dict[str, PostmortemDoc]:
     """The stored post-mortem chunks of these keys (those found), by key."""
+    waiting = kind.index.pending_records(keys) if kind.index.pending_count() else {}  # before Chroma
     got = kind.collection.get(ids=keys, include=["metadatas"]) if keys else {"ids": [], "metadatas": []}
     docs = {key: load_postmortem(m) for key, m in zip(got["ids"], got["metadatas"], strict=True)}
-    for key, raw in kind.index.pending_records([k for k in keys if k not in docs]).items():
-        docs[key] = PostmortemDoc.model_validate_json(raw)  # stored, vector not written yet
+    for key, raw in waiting.items():
+        if key not in docs:
+            docs[key] = PostmortemDoc.model_validate_json(raw)  # stored, vector not written yet
     return docs
 
 

@@ -93,8 +93,8 @@ class BatchWriter:
     def _take(self) -> list[Intake]:
         """Up to BATCH_RECORDS records, waiting FLUSH_SECONDS for more once the first arrived."""
         with self._cond:
-            if not self._queue and not self._closing:
-                self._cond.wait(timeout=0.5 if self._vectors_waiting() else None)
+            if not self._queue and not self._closing and not self._vectors_waiting():
+                self._cond.wait()  # idle: nothing to store, no vector to write
             deadline = time.monotonic() + FLUSH_SECONDS
             while not self._closing and self._queued < BATCH_RECORDS and self._queue:
                 left = deadline - time.monotonic()
