@@ -104,6 +104,8 @@ def decode_body(
     try:
         return _protobuf(raw, signal) if media == PROTOBUF else _json(raw, signal)
     except RequestTooLarge as exc:
+        if "nested" in str(exc):
+            raise PayloadError(400, f"request refused: {exc}") from None
         raise PayloadError(413, f"{exc}: send smaller batches") from None
 
 
