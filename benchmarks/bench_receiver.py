@@ -6,7 +6,8 @@ current semantic conventions, a tool span per trace, varied text) and sent by th
 process; the same spans, written as one OTLP/JSON file, are then stored by `postmortem ingest` in another child
 on a fresh home. Two measures each: keyword-searchable (the receiver stopped with SIGTERM once the exporters are
 done, which stores what it accepted; `ingest --no-wait`), and everything including the vectors (the receiver
-stopped once its store has no vector waiting; `ingest`). The ingest's start-up (imports, opening the store) is
+stopped once its store has no vector waiting; `ingest`). `ingest --no-wait` is not a pure keyword stage: its
+vector thread embeds while it reads; the receiver embeds only while no request waits. The ingest's start-up (imports, opening the store) is
 measured on a one-span file and taken off; the receiver's is before it says it listens. Peak RSS is each child's
 VmHWM (the embedding model is ~180 MB of it, loaded once the first vector is written).
 
