@@ -29,6 +29,10 @@ QUEUE_RECORDS = 10_000
 BATCH_RECORDS = 512  # stored per lock hold: the SDK's export batch
 FLUSH_SECONDS = 0.2  # a lone small request is stored within this, so it is searchable at once
 VECTOR_SLICE = 64  # vectors written per lock hold (about 0.2-1 s of embedding on one core)
+RETRY_SECONDS = (
+    1.0  # after a failed store, waits of 1, 2, 3... s (at most 30) before the batch is tried again
+)
+CLOSE_RETRIES = 3  # tries of a failing batch once stopping; then it is counted in store_failures and dropped
 _log = logging.getLogger("postmortem.receiver")
 
 
@@ -40,7 +44,9 @@ class WriterStats(BaseModel):
     content_events: int = 0
     content_attached: int = 0
     vectors_written: int = 0
-    store_failures: int = 0
+    store_failures: int = (
+        0  # records accepted and never stored: the store still failed when the receiver stopped
+    )
 
 
 class BatchWriter:
@@ -116,19 +122,29 @@ class BatchWriter:
             return False
 
     def _run(self) -> None:
+        failures = 0
         while True:
             taken = self._take()
             if taken:
-                self._store(taken)
+                stored = self._store(taken)
+                failures = 0 if stored else failures + 1
                 with self._cond:
-                    self._queued -= sum(item.size for item in taken)
+                    if stored or (self._closing and failures > CLOSE_RETRIES):
+                        self._queued -= sum(item.size for item in taken)
+                        self.stats.store_failures += 0 if stored else sum(item.size for item in taken)
+                    else:  # kept, in order, for the next try; the queue fills and senders get 503
+                        self._queue.extendleft(reversed(taken))
                     self._busy = False
+                if not stored:
+                    time.sleep(min(RETRY_SECONDS * failures, 30.0))
                 continue
             if self._closing and not self._queue:
                 return
             self._vector_slice()
 
-    def _store(self, taken: list[Intake]) -> None:
+    def _store(self, taken: list[Intake]) -> bool:
+        """Store a batch; False when the store failed (said once per failure, the batch to be tried again;
+        what a failed try stored is skipped on the next)."""
         spans: list[Span] = [s for item in taken for s in item.spans]
         contents: list[SpanContent] = [c for item in taken for c in item.contents]
         try:
@@ -143,10 +159,12 @@ class BatchWriter:
                 self.stats.content_events += content.events
                 self.stats.content_attached += content.attached
         except Exception as exc:  # noqa: BLE001 - the store failed: say so, keep serving (what was stored stays)
-            self.stats.store_failures += len(spans) + len(contents)
             self.on_event(
-                f"storing {len(spans)} spans and {len(contents)} events failed ({type(exc).__name__}: {exc})"
+                f"storing {len(spans)} spans and {len(contents)} events failed ({type(exc).__name__}: {exc}); "
+                "trying again"
             )
+            return False
+        return True
 
     def _vector_slice(self) -> None:
         if not self._vectors_waiting():
