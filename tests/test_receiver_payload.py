@@ -13,6 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from retrieval.ingest.otlp import request_spans
 from retrieval.otlp_http import proto_dict
 from retrieval.otlp_http.payload import LOGS, TRACES, PayloadError, decode_body
+from retrieval.redact import Redactor
 from retrieval.trace import Span, SpanContent
 from tests.conftest import FIXTURES
 
@@ -100,6 +101,12 @@ def test_log_records_keep_event_name_body_and_ids():
         content.event.name == "gen_ai.user.message"
         and content.event.attributes["content"] == "where is my refund?"
     )
+    record.body.kvlist_value.values[0].value.string_value = "mail me at jane.doe@example.com"
+    decoded = decode_body(
+        request.SerializeToString(), content_type=PROTOBUF, content_encoding=None, signal=LOGS
+    )
+    (redacted,) = take_in(decoded, LOGS, "test", Redactor()).contents
+    assert redacted.event.attributes["content"] == "mail me at [REDACTED:email]"
 
 
 def test_protobuf_nesting_and_value_bounds(monkeypatch):
