@@ -12,6 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from agent.errors import UserError
+from agent.otlp_receiver import exposure_warning, receiver_config
+from agent.settings import Settings
 from tests.agentkit import CACHE
 from tests.conftest import FIXTURES
 from tests.otlpkit import post
@@ -87,3 +92,20 @@ def test_a_taken_port_is_one_line_and_exit_2(tmp_path):
         )
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_token_setting_and_exposure_warning(monkeypatch):
+    """--token wins over POSTMORTEM_RECEIVER_TOKEN, an empty --token is refused, and listening beyond loopback
+    without a token is one warning line (loopback, or any token, says nothing)."""
+    monkeypatch.setenv("POSTMORTEM_RECEIVER_TOKEN", "from-the-setting")
+    settings = Settings()
+    config = receiver_config(settings, "127.0.0.1", 4318, None)
+    assert config.token is not None and config.token.get_secret_value() == "from-the-setting"
+    assert receiver_config(settings, "127.0.0.1", 4318, "flag").token.get_secret_value() == "flag"
+    with pytest.raises(UserError, match="--token is empty"):
+        receiver_config(settings, "127.0.0.1", 4318, " ")
+    monkeypatch.delenv("POSTMORTEM_RECEIVER_TOKEN")
+    open_config = receiver_config(Settings(), "0.0.0.0", 4318, None)
+    assert "without a token" in (exposure_warning(open_config) or "")
+    assert exposure_warning(receiver_config(Settings(), "127.0.0.1", 4318, None)) is None
+    assert exposure_warning(receiver_config(Settings(), "0.0.0.0", 4318, "t")) is None
