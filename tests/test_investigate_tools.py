@@ -120,17 +120,33 @@ def test_a_lead_is_offered_as_a_lead(world):
     assert shown == ["report:1", ctx.findings[0].evidence[0]]
 
 
-def test_requests_are_fitted_by_eliding_the_oldest_results_first(world):
+def test_requests_are_fitted_by_eliding_the_oldest_results_first(world, monkeypatch):
     ctx, _ = world
     big = "x " * 3000
     turns = [ChatMessage(role="user", content="start"), ChatMessage(role="user", content=big),
              ChatMessage(role="user", content=big), ChatMessage(role="user", content="latest")]  # fmt: skip
     tools = sum(estimate_tokens(s.model_dump_json()) for s in tool_specs())
-    ctx.budget = Budget(request_tokens=tools + estimate_tokens(big) + 300)  # room for one of the two
-    request = fit(turns, "system", ctx)
+    monkeypatch.setattr(
+        ctx, "budget", Budget(request_tokens=tools + estimate_tokens(big) + 300)
+    )  # one of two
+    request = fit(turns, "system", ctx, tools)
     assert [m.content == ELIDED for m in request.messages] == [False, True, False, False]
-    ctx.budget = Budget(request_tokens=tools + 50)
-    assert fit(turns, "system", ctx) is None  # not even the opening turn fits
+    monkeypatch.setattr(ctx, "budget", Budget(request_tokens=tools + 50))
+    assert fit(turns, "system", ctx, tools) is None  # not even the opening turn fits
+
+
+def test_a_result_larger_than_its_share_of_the_budget_shows_its_first_rows(world, monkeypatch):
+    ctx, _ = world
+    whole = run_tool(ctx, "search_spans", {"limit": 20})
+    assert len(rows(whole.text)) > 4 and whole.tokens > 400
+    monkeypatch.setattr(ctx, "budget", Budget(request_tokens=2000))  # 400 tokens for one result
+    cut = run_tool(ctx, "search_spans", {"limit": 20})
+    shown = rows(cut.text.rsplit("\n(", 1)[0])
+    assert 1 <= len(shown) < len(rows(whole.text)) and cut.tokens <= 400 + 30
+    assert f"({len(shown)} of {len(rows(whole.text))} rows shown" in cut.text
+    # an id is seen only when its row was shown: the rows left out cannot be cited
+    assert cut.ids == [ref for ref in whole.ids if any(ref in json.dumps(r) for r in shown)]
+    assert set(cut.ids) < set(whole.ids)
 
 
 def test_signatures_ignore_empty_arguments_and_order():

@@ -264,3 +264,40 @@ def test_the_log_is_in_the_json_and_the_markdown(store_dir, tmp_path, embedder):
     lines = [line for line in section.splitlines() if line[:2] in ("1.", "2.", "3.")]
     assert lines[0].startswith("1. `list_changes` `{}` → ok") and '"version_b": "4"' in lines[1]
     assert "Where the investigation departs from the detectors" in section
+
+
+@pytest.mark.parametrize("kind", ["openai", "llamacpp-like"])
+def test_a_small_budget_sends_fewer_tools_and_asks_for_the_answer_at_the_end(
+    store_dir, tmp_path, embedder, kind
+):
+    from agent.providers.tokens import estimate_tokens
+
+    llama = Behaviour(refuse_tools=400, refuse_json_schema=True)  # as llama-cpp-python's server answers
+    script = investigator()
+    script.steps[-1] = lambda seen: {"answer": {}}  # "done" (no answer tool, no answer in the action)
+    # the classification, asked for once the model says it is done; on this budget the results may have been
+    # elided from that last request, which lists the ids seen again: it cites the latest (the bad answers found)
+    script.final = lambda seen: {
+        "answer": layers("prompt", [r["id"] for r in seen.rows("ids_seen")][-2:], "likely")
+    }
+    with FakeLLMServer(responder=script, behaviour=llama if kind != "openai" else Behaviour()) as server:
+        draft, _ = run(store_dir, tmp_path, embedder, server, "compatible" if kind != "openai" else "openai",
+                       token_budget=3000)  # fmt: skip
+        bodies = [r.body for r in server.requests]
+    assert draft.classification.primary == "prompt" and draft.investigation.stopped == "done", (
+        draft.notes,
+        draft.investigation,
+    )
+    assert draft.investigation.protocol == ("tools" if kind == "openai" else "json")
+    offered = {
+        t["function"]["name"] for b in bodies for t in b.get("tools") or [] if b.get("tool_choice") == "auto"
+    }
+    assert "answer" not in offered and "trace_claim" not in offered
+    for body in bodies[:-1]:  # every request of the loop within the budget (the narrative has its own)
+        sent = sum(estimate_tokens(m["content"] or "") + 4 for m in body["messages"])
+        sent += estimate_tokens(json.dumps(body.get("tools") or ""))
+        if (body.get("response_format") or {}).get(
+            "type"
+        ) == "json_schema":  # else it is in the prompt already
+            sent += estimate_tokens(json.dumps(body["response_format"]))
+        assert sent <= 3000, sent

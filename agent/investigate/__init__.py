@@ -30,6 +30,7 @@ __all__ = ["Investigated", "budget_from", "investigate"]
 log = logging.getLogger("postmortem.investigate")
 
 MAX_LEADS = 12  # findings offered as leads in the first message
+SMALL_LEADS = 4  # ... on a small budget
 MAX_LEAD_IDS = 4
 
 
@@ -56,10 +57,12 @@ def budget_from(settings: Settings) -> Budget:
 
 def first_message(ctx: InvestigationContext) -> tuple[str, list[str]]:
     """The opening user turn (incident, leads, offline classification) and the evidence ids it shows."""
-    leads = ctx.findings[:MAX_LEADS]
+    leads = ctx.findings[: SMALL_LEADS if ctx.budget.small else MAX_LEADS]
     lead_rows = [blocks.finding_line(f, f.evidence[:MAX_LEAD_IDS], compact=True) for f in leads]
     incident_rows = blocks.incident_lines(ctx.incident)
-    class_rows = blocks.classification_lines(ctx.offline, rationale_chars=200, max_ids=MAX_LEAD_IDS)
+    class_rows = blocks.classification_lines(
+        ctx.offline, rationale_chars=0 if ctx.budget.small else 200, max_ids=MAX_LEAD_IDS
+    )
     boundary = blocks.boundary_for(incident_rows, lead_rows, class_rows)
     text = prompts.render(
         "investigate",

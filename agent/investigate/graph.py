@@ -14,17 +14,19 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from agent.investigate.protocol import ask_turn, tool_message
+from agent.investigate.protocol import ask_turn, schema_tokens, tool_message, turn_overhead
 from agent.investigate.state import InvestigationContext, InvestigationState, PendingCall
-from agent.investigate.tools import ANSWER_TOOL, run_tool, signature, tool_specs
-from agent.llm.schemas import ClassificationAnswer
+from agent.investigate.tools import ANSWER_TOOL, run_tool, signature
+from agent.llm import blocks
+from agent.llm.schemas import ClassificationAnswer, with_ids
 from agent.models import ToolCallRecord
 from agent.providers.base import ChatMessage, ChatRequest, ProviderError, Usage
-from agent.providers.tokens import estimate_request_tokens, estimate_tokens
+from agent.providers.tokens import estimate_request_tokens
 
 log = logging.getLogger("postmortem.investigate")
 
 ELIDED = "(result elided to fit the token budget)"
+MAX_RECAP_IDS = 40  # the ids seen, listed again when the answer is asked for (the latest first kept)
 FINAL_ASK = (
     "Stop investigating now ({why}). Give your final classification from what you have seen, citing only ids "
     "that appeared in the data or in tool results."
@@ -35,7 +37,7 @@ STOP_REASONS = {
     "time": "the time budget is spent",
     "loop": "the same calls kept repeating",
     "errors": "too many tool calls failed in a row",
-    "no_answer": "you gave no answer",
+    "done": "you ended the investigation",
 }
 
 
@@ -52,22 +54,29 @@ def over_budget(state: InvestigationState, ctx: InvestigationContext) -> str:
     return ""
 
 
-def fit(messages: list[ChatMessage], system: str, ctx: InvestigationContext) -> ChatRequest | None:
-    """The request for the next turn within the per-request token budget: the oldest tool results are elided
-    first; None when even that does not fit."""
-    tools = sum(estimate_tokens(s.model_dump_json()) for s in tool_specs())
-    limit = ctx.budget.request_tokens - tools
+def fit(
+    messages: list[ChatMessage], system: str, ctx: InvestigationContext, overhead: int
+) -> ChatRequest | None:
+    """The request for the next turn within the per-request token budget (`overhead`: what travels with the
+    messages, tools or a schema): the oldest tool results are elided first, never the opening turn or the last;
+    None when even that does not fit."""
+    limit = ctx.budget.request_tokens - overhead
     turns = list(messages)
     request = ChatRequest(
         system=system, messages=turns, max_tokens=ctx.budget.max_output_tokens, temperature=0
     )
-    for i, message in enumerate(turns):
-        if estimate_request_tokens(request) <= limit:
+    redact = getattr(ctx.provider, "redacted", None)
+
+    def size(req: ChatRequest) -> int:  # as sent: redaction can lengthen the text (placeholders)
+        return estimate_request_tokens(redact(req) if callable(redact) else req)
+
+    for i, message in enumerate(turns[:-1]):
+        if size(request) <= limit:
             return request
         if i > 0 and message.role in ("tool", "user") and message.content != ELIDED:
             turns[i] = message.model_copy(update={"content": ELIDED})
             request = request.model_copy(update={"messages": turns})
-    return request if estimate_request_tokens(request) <= limit else None
+    return request if size(request) <= limit else None
 
 
 def think(state: InvestigationState, runtime: Runtime[InvestigationContext]) -> dict:
@@ -75,11 +84,11 @@ def think(state: InvestigationState, runtime: Runtime[InvestigationContext]) -> 
     why = over_budget(state, ctx)
     if why:
         return {"stopped": why}
-    request = fit(state["messages"], ctx.system, ctx)
+    request = fit(state["messages"], ctx.system, ctx, turn_overhead(state["protocol"], ctx.budget.small))
     if request is None:
         return {"stopped": "tokens"}
     try:
-        turn = ask_turn(ctx.provider, request, state["protocol"])
+        turn = ask_turn(ctx.provider, request, state["protocol"], ctx.budget.small)
     except ProviderError as exc:
         ctx.failure = exc
         return {"stopped": "failed", "usage": state["usage"] + exc.usage}
@@ -93,7 +102,7 @@ def think(state: InvestigationState, runtime: Runtime[InvestigationContext]) -> 
     if turn.answer is not None:
         updates["answer"] = turn.answer
     elif not turn.calls:
-        updates["stopped"] = "no_answer"
+        updates["stopped"] = "done"  # the model ended the loop without the answer: conclude asks for it
     return updates
 
 
@@ -190,25 +199,29 @@ def _guard(
 
 
 def conclude(state: InvestigationState, runtime: Runtime[InvestigationContext]) -> dict:
-    """When the loop ended without an answer (a budget, a loop): ask for the classification outright, once."""
+    """When the loop ended without an answer (a budget, a loop, the model said it was done): ask for the
+    classification outright, once, reminding the model of the ids it saw (older results may have been elided to
+    fit the budget). On a small budget the schema's id lists are limited to those ids (a grammar then cannot
+    produce another)."""
     ctx = runtime.context
     if state.get("answer") is not None or state.get("stopped") == "failed":
         return {}
     why = STOP_REASONS.get(state.get("stopped", ""), "the investigation is over")
-    turns = [*flatten(state["messages"]), ChatMessage(role="user", content=FINAL_ASK.format(why=why))]
-    request = fit(turns, ctx.system, ctx)
+    ids = [ref for ref in state.get("seen", []) if ref not in set(state.get("tainted", []))][-MAX_RECAP_IDS:]
+    rows = [blocks.line({"id": ref}) for ref in ids]
+    recap = blocks.block("ids_seen", rows, blocks.boundary_for(rows))
+    ask = ChatMessage(role="user", content=f"{FINAL_ASK.format(why=why)}\nIds you saw:\n{recap}")
+    schema = with_ids(ClassificationAnswer, ids) if ctx.budget.small else ClassificationAnswer
+    request = fit([*flatten(state["messages"]), ask], ctx.system, ctx, schema_tokens(schema))
     if request is None or over_budget(state, ctx) == "time":
         return {}
     try:
-        parsed = ctx.provider.parse(request, ClassificationAnswer)
+        parsed = ctx.provider.parse(request, schema)
     except ProviderError as exc:
         ctx.failure = exc
         return {"usage": state["usage"] + exc.usage}
-    return {
-        "answer": parsed.value,
-        "usage": state["usage"] + parsed.usage,
-        "turns": state.get("turns", 0) + 1,
-    }
+    answer = ClassificationAnswer.model_validate(parsed.value.model_dump())
+    return {"answer": answer, "usage": state["usage"] + parsed.usage, "turns": state.get("turns", 0) + 1}
 
 
 def flatten(messages: list[ChatMessage]) -> list[ChatMessage]:

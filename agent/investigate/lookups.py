@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agent.detectors.changes import find_changes
@@ -93,21 +93,31 @@ def history(ctx: InvestigationContext) -> list[Span]:
     return ctx.history
 
 
+def _time(value: str, name: str) -> datetime | None:
+    if not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ToolError(f"{name} must be an ISO time such as 2025-03-04T10:00:00Z, got {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def search_spans(ctx: InvestigationContext, args: Any) -> Looked:
     kind = args.kind
     if kind and kind not in {k.value for k in SpanKind}:
         raise ToolError(f"kind must be one of: {', '.join(k.value for k in SpanKind)}")
     limit = min(args.limit or 10, MAX_ROWS)
     service = args.service or ctx.service
+    start, end = _time(args.start, "start"), _time(args.end, "end")
+    kind = kind or None
     if args.text:
         hits = ctx.store.search_spans(
-            args.text, k=limit * 2, service=service, start=args.start, end=args.end, kind=kind
+            args.text, k=limit * 2, service=service, start=start, end=end, kind=kind
         )
         spans = [hit.span for hit in hits]
     else:
-        spans = ctx.store.query_spans(
-            service=service, start=args.start, end=args.end, kind=kind, limit=limit * 20
-        )
+        spans = ctx.store.query_spans(service=service, start=start, end=end, kind=kind, limit=limit * 20)
     if args.errors_only:
         spans = [s for s in spans if s.status.code == "error"]
     if args.bad_only:

@@ -15,47 +15,81 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agent.investigate.state import PendingCall, Protocol
-from agent.investigate.tools import ANSWER_TOOL, ToolName, tool_specs
+from agent.investigate.tools import ANSWER_TOOL, SmallToolName, ToolName, lean_schema, tool_specs
 from agent.llm.schemas import ClassificationAnswer
 from agent.providers.base import ChatMessage, ChatRequest, Provider, ProviderError, Usage
 from agent.providers.modes import extract_json
+from agent.providers.tokens import estimate_tokens
 
 JSON_PROTOCOL_NOTE = (
     "This server has no tool calling: answer every turn with one JSON object, either "
     '{"action": "call", "tool": <tool name>, "arguments": {...}} to use a tool, or '
     '{"action": "answer", "answer": <the classification>} to finish. Tools: '
 )
+SMALL_PROTOCOL_NOTE = (
+    'Answer every turn with one JSON object: {"action": "call", "tool": <name>, "arguments": {...}} to use a '
+    'tool, or {"action": "answer"} when done. Tools: '
+)
 
 
 class ActionArgs(BaseModel):
-    """The arguments of every tool in one flat object (a JSON schema a grammar-constrained server can follow)."""
+    """The arguments of every tool in one flat object (a JSON schema a grammar-constrained server can follow);
+    empty values are left out before the tool sees them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=lean_schema)
 
-    text: str | None = None
-    service: str | None = None
-    kind: str | None = None
-    start: str | None = None
-    end: str | None = None
-    errors_only: bool | None = None
-    bad_only: bool | None = None
-    limit: int | None = None
-    trace_id: str | None = None
-    id: str | None = None
-    attribute: str | None = None
-    version_a: str | None = None
-    version_b: str | None = None
-    name: str | None = None
-    claim: str | None = None
+    text: str = ""
+    service: str = ""
+    kind: str = ""
+    start: str = ""
+    end: str = ""
+    errors_only: bool = False
+    bad_only: bool = False
+    limit: int = 10
+    trace_id: str = ""
+    id: str = ""
+    attribute: str = ""
+    version_a: str = ""
+    version_b: str = ""
+    name: str = ""
+    claim: str = ""
+
+
+class SmallArgs(BaseModel):
+    """The arguments of the small budget's tools (tools.SMALL_TOOLS) in one flat object."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=lean_schema)
+
+    text: str = ""
+    service: str = ""
+    kind: str = ""
+    errors_only: bool = False
+    bad_only: bool = False
+    limit: int = 10
+    id: str = ""
+    version_a: str = ""
+    version_b: str = ""
+    name: str = ""
 
 
 class Action(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=lean_schema)
 
     action: Literal["call", "answer"]
     tool: ToolName | None = None
     arguments: ActionArgs | None = None
     answer: ClassificationAnswer | None = None
+
+
+class SmallAction(BaseModel):
+    """On a small budget: a call, or "done" (the classification is then asked for on its own). A small model that
+    adds fields is not refused for it: they are ignored."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra=lean_schema)
+
+    action: Literal["call", "answer"]
+    tool: SmallToolName | None = None
+    arguments: SmallArgs | None = None
 
 
 @dataclass
@@ -77,13 +111,13 @@ def answer_from_text(text: str) -> ClassificationAnswer | None:
         return None
 
 
-def ask_turn(provider: Provider, request: ChatRequest, protocol: Protocol) -> ModelTurn:
+def ask_turn(provider: Provider, request: ChatRequest, protocol: Protocol, small: bool = False) -> ModelTurn:
     """One model turn. Native tools first; a server that refuses them switches the run to the JSON protocol.
     Raises ProviderError (with the usage of every call) when neither works."""
     usage = Usage()
     if protocol == "tools":
         try:
-            turn = provider.chat_tools(request, tool_specs())
+            turn = provider.chat_tools(request, tool_specs(small))
         except ProviderError as exc:
             if not exc.capability:
                 raise
@@ -98,29 +132,33 @@ def ask_turn(provider: Provider, request: ChatRequest, protocol: Protocol) -> Mo
             message = ChatMessage(role="assistant", content=turn.reply.text, tool_calls=named)
             answer = None if calls else answer_from_text(turn.reply.text)
             return ModelTurn(message=message, calls=calls, answer=answer, usage=turn.usage, protocol="tools")
-    turn = ask_action(provider, request)
+    turn = ask_action(provider, request, small)
     turn.usage = usage + turn.usage
     return turn
 
 
-def json_protocol_request(request: ChatRequest) -> ChatRequest:
+def json_protocol_request(request: ChatRequest, small: bool = False) -> ChatRequest:
     """The request with the JSON action protocol explained in the system prompt (tools listed by name)."""
-    listed = "; ".join(f"{s.name}: {s.description}" for s in tool_specs() if s.name != ANSWER_TOOL)
-    system = "\n\n".join(p for p in (request.system, JSON_PROTOCOL_NOTE + listed) if p)
+    listed = "; ".join(f"{s.name}: {s.description}" for s in tool_specs(small) if s.name != ANSWER_TOOL)
+    note = SMALL_PROTOCOL_NOTE if small else JSON_PROTOCOL_NOTE
+    system = "\n\n".join(p for p in (request.system, note + listed) if p)
     return request.model_copy(update={"system": system})
 
 
-def ask_action(provider: Provider, request: ChatRequest) -> ModelTurn:
-    parsed = provider.parse(json_protocol_request(request), Action)
+def ask_action(provider: Provider, request: ChatRequest, small: bool = False) -> ModelTurn:
+    parsed = provider.parse(json_protocol_request(request, small), SmallAction if small else Action)
     action = parsed.value
     content = action.model_dump_json(exclude_none=True)
     message = ChatMessage(role="assistant", content=content)
     if action.action == "answer":
+        if small:  # done: the classification is asked for on its own (conclude)
+            return ModelTurn(message=message, usage=parsed.usage, protocol="json")
         if action.answer is None:
             call = PendingCall(name=ANSWER_TOOL, arguments="{}")
             return ModelTurn(message=message, calls=[call], usage=parsed.usage, protocol="json")
         return ModelTurn(message=message, answer=action.answer, usage=parsed.usage, protocol="json")
-    arguments = action.arguments.model_dump(exclude_none=True) if action.arguments else {}
+    given = action.arguments.model_dump(exclude_defaults=True) if action.arguments else {}
+    arguments = {k: v for k, v in given.items() if v not in ("", None)}
     call = PendingCall(name=action.tool or "", arguments=json.dumps(arguments))
     return ModelTurn(message=message, calls=[call], usage=parsed.usage, protocol="json")
 
@@ -130,3 +168,26 @@ def tool_message(call: PendingCall, text: str, protocol: Protocol) -> ChatMessag
     if protocol == "tools" and call.id:
         return ChatMessage(role="tool", content=text, tool_call_id=call.id, name=call.name)
     return ChatMessage(role="user", content=f"Result of {call.name or 'the call'}:\n{text}")
+
+
+# the response_format / tool wrapper around a schema, and what the SDK adds making it strict (additionalProperties,
+# every field required): 46 tokens over the plain schema for ClassificationAnswer, with or without an id enum
+SCHEMA_WRAPPER_TOKENS = 64
+TOOL_WRAPPER_TOKENS = 12  # {"type": "function", "function": {...}} around each tool on the wire
+
+
+def schema_tokens(schema: type[BaseModel]) -> int:
+    return estimate_tokens(json.dumps(schema.model_json_schema())) + SCHEMA_WRAPPER_TOKENS
+
+
+def turn_overhead(protocol: Protocol, small: bool) -> int:
+    """Tokens a loop turn sends besides its messages: the tools (native), or the protocol note and the action
+    schema (JSON). A turn that starts with tools may end in the JSON protocol (a server that refuses them), so a
+    tools turn reserves room for either."""
+    note = SMALL_PROTOCOL_NOTE if small else JSON_PROTOCOL_NOTE
+    listed = "; ".join(f"{s.name}: {s.description}" for s in tool_specs(small) if s.name != ANSWER_TOOL)
+    json_cost = estimate_tokens(note + listed) + schema_tokens(SmallAction if small else Action)
+    if protocol == "json":
+        return json_cost
+    tools = sum(estimate_tokens(s.model_dump_json()) + TOOL_WRAPPER_TOKENS for s in tool_specs(small))
+    return max(json_cost, tools)

@@ -15,6 +15,10 @@ from agent.models import Classification, Finding, Incident, ToolCallRecord
 from agent.providers.base import ChatMessage, Usage
 
 Protocol = Literal["tools", "json"]
+SMALL_BUDGET = 6000  # as agent/llm/prompt.py: below this the request is built for a 2k-8k context
+# one tool result may take this share of a request: the opening turn (~half of a small budget) and the result
+# must fit together, and the older results are elided first (a 2,000-token budget leaves ~400 tokens: a few rows)
+RESULT_SHARE = 0.2
 
 
 class Budget(BaseModel):
@@ -29,6 +33,16 @@ class Budget(BaseModel):
     max_output_tokens: int = 1500  # per model turn
     max_repeats: int = 2  # identical calls answered "repeated" before the loop is cut
     max_errors: int = 3  # consecutive failed tool calls before the loop is cut
+
+    @property
+    def result_tokens(self) -> int:
+        """The most one tool result may take (rows past it are left out, and the result says so)."""
+        return int(self.request_tokens * RESULT_SHARE)
+
+    @property
+    def small(self) -> bool:
+        """A small model's budget: fewer tools, and the answer asked for as structured output at the end."""
+        return self.request_tokens < SMALL_BUDGET
 
 
 class PendingCall(BaseModel):

@@ -81,9 +81,12 @@ def read_conversation(path: str, body: dict[str, Any]) -> Seen:
 def is_investigation(body: dict[str, Any]) -> bool:
     """A turn of the loop: native tools listed, or the JSON action protocol explained."""
     tools = json.dumps(body.get("tools") or [])
-    return "list_changes" in tools or "JSON object, either" in json.dumps(
-        body.get("system") or body.get("messages")
-    )
+    return "list_changes" in tools or '{"action": "call"' in conversation_text(body)
+
+
+def conversation_text(body: dict[str, Any]) -> str:
+    """The system prompt and every message's content, as sent (not JSON-escaped)."""
+    return str(body.get("system") or "") + " ".join(str(m.get("content")) for m in body.get("messages", []))
 
 
 def schema_name(path: str, body: dict[str, Any]) -> str:
@@ -147,17 +150,21 @@ class Script:
             return answer_as_asked(path, body, self.final(seen)["answer"])
         self.calls += 1
         step = self.steps[min(seen_turns(body), len(self.steps) - 1)](seen)
+        small = '{"action": "answer"} when done' in conversation_text(body)  # the small-budget protocol
         if body.get("tools"):
+            names = [t.get("name") or t["function"]["name"] for t in body["tools"]]
+            if "answer" in step and "answer" not in names:  # no answer tool: say so, it is asked for next
+                done = "I am done investigating."
+                return anthropic_message(done) if path in ANTHROPIC_PATHS else openai_completion(done)
             if "answer" in step:
                 return tool_call(path, body, "answer", step["answer"], self.calls, self.prompt_tokens)
             return tool_call(
                 path, body, step["tool"], step.get("arguments", {}), self.calls, self.prompt_tokens
             )
-        action = (
-            {"action": "answer", "answer": step["answer"]}
-            if "answer" in step
-            else {"action": "call", "tool": step["tool"], "arguments": step.get("arguments", {})}
-        )
+        if "answer" in step:
+            action = {"action": "answer"} if small else {"action": "answer", "answer": step["answer"]}
+        else:
+            action = {"action": "call", "tool": step["tool"], "arguments": step.get("arguments", {})}
         return answer_as_asked(path, body, action)
 
 
