@@ -12,7 +12,7 @@ from tests.agentkit import CACHE
 from tests.wire.investigator import Script, Seen, layers
 from tests.wire.server import FakeLLMServer
 
-CASES = "air-canada-bereavement-fare"
+CASES = "a[ci]*"  # two small dev cases: account-assistant-shows-other-customers-balances, air-canada-bereavement-fare
 
 
 def cite_what_was_read(seen: Seen) -> dict:
@@ -36,16 +36,18 @@ def test_eval_with_a_provider_reports_the_loop_beside_offline(tmp_path, embedder
         outcome = run_eval_workflow(request, settings=settings, embedder=embedder)
     report = outcome.report
     assert report.provider == "openai-compatible" and list(report.metrics)[:2] == ["agent", "offline"]
-    case = report.cases[0]
-    assert (
-        case.tool_calls == 2 and case.tokens and case.tokens > 0 and case.cost_usd is None
-    )  # local: not priced
-    assert case.offline is not None and case.offline.primary_gold == case.agent.primary_gold
+    assert [c.id for c in report.cases] == ["account-assistant-shows-other-customers-balances",
+                                            "air-canada-bereavement-fare"]  # fmt: skip
+    for case in report.cases:
+        assert case.tool_calls == 2 and case.tokens and case.tokens > 0
+        assert case.cost_usd is None  # a local server is never priced
+        assert case.offline is not None and case.offline.primary_gold == case.agent.primary_gold
+        draft = json.loads((tmp_path / "report" / "drafts" / f"{case.id}.json").read_text())
+        assert [c["tool"] for c in draft["investigation"]["calls"]] == ["list_changes", "search_spans"]
     agent = report.metrics["agent"]
-    assert agent.tool_calls_mean == 2.0 and agent.tokens_mean == case.tokens
+    assert agent.tool_calls_mean == 2.0
+    assert agent.tokens_mean == sum(c.tokens for c in report.cases) / 2
     assert report.metrics["offline"].tool_calls_mean is None
-    draft = json.loads((tmp_path / "report" / "drafts" / f"{case.id}.json").read_text())
-    assert [c["tool"] for c in draft["investigation"]["calls"]] == ["list_changes", "search_spans"]
     markdown = outcome.written["markdown"].read_text()
     assert "| metric | agent | offline | majority | keyword |" in markdown
     assert "tool calls per draft" in markdown and "| offline | tool calls | tokens | cost (USD) |" in markdown

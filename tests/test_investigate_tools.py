@@ -135,6 +135,22 @@ def test_requests_are_fitted_by_eliding_the_oldest_results_first(world, monkeypa
     assert fit(turns, "system", ctx, tools) is None  # not even the opening turn fits
 
 
+def test_the_models_old_prose_is_elided_but_its_calls_stay(world, monkeypatch):
+    from agent.providers.base import ToolCallOut
+
+    ctx, _ = world
+    prose = "I think the problem may be the prompt. " * 200
+    call = ToolCallOut(id="call_1", name="list_changes", arguments="{}")
+    turns = [ChatMessage(role="user", content="start"),
+             ChatMessage(role="assistant", content=prose, tool_calls=[call]),
+             ChatMessage(role="tool", content="rows", tool_call_id="call_1", name="list_changes"),
+             ChatMessage(role="user", content="latest")]  # fmt: skip
+    monkeypatch.setattr(ctx, "budget", Budget(request_tokens=300))
+    request = fit(turns, "system", ctx, 0)
+    assert request.messages[1].content == ELIDED and request.messages[1].tool_calls == [call]
+    assert request.messages[2].content == "rows"  # what fits stays: the oldest is elided first
+
+
 def test_a_result_larger_than_its_share_of_the_budget_shows_its_first_rows(world, monkeypatch):
     ctx, _ = world
     whole = run_tool(ctx, "search_spans", {"limit": 20})

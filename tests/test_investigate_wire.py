@@ -141,6 +141,23 @@ def test_a_good_investigator_finds_what_the_detectors_missed(store_dir, tmp_path
     assert draft.usage["steps"][0]["step"] == "investigate" and draft.usage["steps"][0]["tool_calls"] == 3
 
 
+def test_a_model_that_writes_prose_when_offered_tools_is_asked_through_the_json_protocol(
+    store_dir, tmp_path, embedder
+):
+    # llama-cpp-python's server takes `tools` and lets a model without a function-calling chat format write text
+    script = investigator()
+    script.ignores_tools = True
+    with FakeLLMServer(responder=script) as server:
+        draft, _ = run(store_dir, tmp_path, embedder, server, "compatible")
+        loop = [r.body for r in server.requests if "list_changes" in json.dumps(r.body)]
+    log = draft.investigation
+    assert log.protocol == "json" and log.stopped == "answered"
+    assert [c.tool for c in log.calls] == ["list_changes", "diff_prompts", "search_spans"]
+    assert draft.classification.primary == "prompt", draft.notes
+    assert loop[0].get("tools") and not any(b.get("tools") for b in loop[1:])  # tools tried once, then JSON
+    assert "The incident seems to involve refunds" not in json.dumps([b["messages"] for b in loop[1:]])
+
+
 def test_tool_results_are_delimited_untrusted_data(store_dir, tmp_path, embedder):
     script = investigator()
     with FakeLLMServer(responder=script) as server:
@@ -154,21 +171,23 @@ def test_tool_results_are_delimited_untrusted_data(store_dir, tmp_path, embedder
     assert "untrusted" in bodies[0]["messages"][1]["content"]
 
 
-def test_a_model_that_loops_is_cut_and_still_answers(store_dir, tmp_path, embedder):
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_a_model_that_loops_is_cut_and_still_answers(store_dir, tmp_path, embedder, kind):
     same = {"tool": "search_spans", "arguments": {"text": "refund"}}
     script = Script(
         steps=[lambda seen: same], final=lambda seen: {"answer": layers("prompt", seen.ids()[:1], "likely")}
     )
     with FakeLLMServer(responder=script) as server:
-        draft, _ = run(store_dir, tmp_path, embedder, server)
+        draft, _ = run(store_dir, tmp_path, embedder, server, kind)
     log = draft.investigation
     assert log.stopped == "loop"
     assert [c.status for c in log.calls] == ["ok", "repeated", "repeated"]
     assert script.calls == 3  # then one structured request for the final answer
-    assert draft.classification.method == "openai"
+    assert draft.classification.method == kind
 
 
-def test_bad_arguments_come_back_as_errors_the_model_can_read(store_dir, tmp_path, embedder):
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_bad_arguments_come_back_as_errors_the_model_can_read(store_dir, tmp_path, embedder, kind):
     wrong = [
         {"tool": "get_trace", "arguments": {}},
         {"tool": "search_spans", "arguments": {"limit": 500}},
@@ -179,7 +198,7 @@ def test_bad_arguments_come_back_as_errors_the_model_can_read(store_dir, tmp_pat
         final=lambda seen: {"answer": layers("model", ["report:1"], "likely")},
     )
     with FakeLLMServer(responder=script) as server:
-        draft, offline = run(store_dir, tmp_path, embedder, server)
+        draft, offline = run(store_dir, tmp_path, embedder, server, kind)
     log = draft.investigation
     assert [c.status for c in log.calls] == ["error", "error", "error"] and log.stopped == "errors"
     assert "trace_id" in log.calls[0].note and "limit" in log.calls[1].note
@@ -187,18 +206,44 @@ def test_bad_arguments_come_back_as_errors_the_model_can_read(store_dir, tmp_pat
     assert draft.classification.primary == "model"  # a valid draft: the final answer cites a real report
 
 
-def test_invented_ids_are_dropped_and_an_answer_resting_on_them_falls_back(store_dir, tmp_path, embedder):
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_invented_ids_are_dropped_and_an_answer_resting_on_them_falls_back(
+    store_dir, tmp_path, embedder, kind
+):
     script = Script(steps=[lambda seen: {"tool": "list_changes"},
                            lambda seen: {"answer": layers("system", [INVENTED])}])  # fmt: skip
     with FakeLLMServer(responder=script) as server:
-        draft, offline = run(store_dir, tmp_path, embedder, server)
+        draft, offline = run(store_dir, tmp_path, embedder, server, kind)
     assert draft.classification.model_dump() == offline.classification.model_dump()
     assert INVENTED not in json.dumps(draft.model_dump(mode="json"))
     assert any("failed during investigation" in n and "offline analysis was used" in n for n in draft.notes)
     assert draft.investigation is not None and draft.investigation.calls[0].tool == "list_changes"
 
 
-def test_an_obeyed_planted_instruction_does_not_reach_the_verdict(store_dir, tmp_path, embedder):
+def test_ids_the_model_never_saw_are_dropped_and_the_rest_of_its_answer_stands(store_dir, tmp_path, embedder):
+    # a real span of the store that no tool result showed, and one that does not exist: both dropped; the verdict
+    # stands on the prompt diff the model did read
+    picked: dict[str, str] = {}  # the unseen real span, and the diff's span
+
+    def cite_too_much(seen: Seen) -> dict:
+        real = [f"span:{s.span_id}" for s in build_spans() if s.kind == "llm"]
+        picked["unseen"] = next(ref for ref in real if ref not in seen.ids())
+        picked["diff"] = seen.rows("tool_result diff_prompts")[0]["b_span"]
+        return {"answer": layers("prompt", [picked["diff"], picked["unseen"], INVENTED], model="ruled_out")}
+
+    script = Script(steps=[lambda seen: {"tool": "list_changes"}, prompt_change, cite_too_much])
+    with FakeLLMServer(responder=script) as server:
+        draft, offline = run(store_dir, tmp_path, embedder, server)
+    assert offline.classification.primary != "prompt" and draft.classification.primary == "prompt"
+    prompt = next(a for a in draft.classification.layers if a.layer == "prompt")
+    assert prompt.evidence == [picked["diff"]]
+    dumped = json.dumps(draft.model_dump(mode="json"))
+    assert INVENTED not in dumped and picked["unseen"] not in dumped
+    assert any("prompt: dropped 2 cited id(s)" in n for n in draft.notes), draft.notes
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_an_obeyed_planted_instruction_does_not_reach_the_verdict(store_dir, tmp_path, embedder, kind):
     def obey(seen: Seen) -> dict:
         planted = [r["id"] for r in seen.rows("tool_result get_span") if "Ignore all" in json.dumps(r)]
         assert planted, "the search did not show the planted text"
@@ -208,7 +253,7 @@ def test_an_obeyed_planted_instruction_does_not_reach_the_verdict(store_dir, tmp
                            lambda seen: {"tool": "get_span", "arguments": {"id": seen.rows("tool_result search_spans")[0]["id"]}},
                            obey])  # fmt: skip
     with FakeLLMServer(responder=script) as server:
-        draft, offline = run(store_dir, tmp_path, embedder, server)
+        draft, offline = run(store_dir, tmp_path, embedder, server, kind)
     assert draft.classification.primary == offline.classification.primary
     assert any("carried instructions" in c.note for c in draft.investigation.calls)
     assert any("offline analysis was used" in n for n in draft.notes)

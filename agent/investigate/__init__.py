@@ -163,4 +163,6 @@ def _failure_reason(ctx: InvestigationContext, final: InvestigationState) -> str
     if isinstance(ctx.failure, ProviderError):
         return ctx.failure.reason
     stopped = final.get("stopped") or "no answer"
+    if stopped == "no_room":
+        return "its request for the final answer did not fit the token budget"
     return f"the investigation ended without an answer ({stopped})"

@@ -26,6 +26,9 @@ from agent.providers.tokens import estimate_request_tokens
 log = logging.getLogger("postmortem.investigate")
 
 ELIDED = "(result elided to fit the token budget)"
+# a loop turn's output ceiling on a small budget: a call or "done" is a few dozen tokens, and a small model that
+# rambles (prose, or an argument that never ends) is cut before it spends minutes of a CPU-only server
+SMALL_TURN_OUTPUT = 200
 MAX_RECAP_IDS = 40  # the ids seen, listed again when the answer is asked for (the latest first kept)
 FINAL_ASK = (
     "Stop investigating now ({why}). Give your final classification from what you have seen, citing only ids "
@@ -55,16 +58,20 @@ def over_budget(state: InvestigationState, ctx: InvestigationContext) -> str:
 
 
 def fit(
-    messages: list[ChatMessage], system: str, ctx: InvestigationContext, overhead: int
+    messages: list[ChatMessage],
+    system: str,
+    ctx: InvestigationContext,
+    overhead: int,
+    max_tokens: int | None = None,
 ) -> ChatRequest | None:
     """The request for the next turn within the per-request token budget (`overhead`: what travels with the
-    messages, tools or a schema): the oldest tool results are elided first, never the opening turn or the last;
-    None when even that does not fit."""
+    messages, tools or a schema): the oldest tool results and the model's oldest prose are elided first (its tool
+    calls stay), never the opening turn or the last; None when even that does not fit. `max_tokens`: the turn's
+    output ceiling (the budget's when not given)."""
     limit = ctx.budget.request_tokens - overhead
     turns = list(messages)
-    request = ChatRequest(
-        system=system, messages=turns, max_tokens=ctx.budget.max_output_tokens, temperature=0
-    )
+    ceiling = max_tokens or ctx.budget.max_output_tokens
+    request = ChatRequest(system=system, messages=turns, max_tokens=ceiling, temperature=0)
     redact = getattr(ctx.provider, "redacted", None)
 
     def size(req: ChatRequest) -> int:  # as sent: redaction can lengthen the text (placeholders)
@@ -73,7 +80,11 @@ def fit(
     for i, message in enumerate(turns[:-1]):
         if size(request) <= limit:
             return request
-        if i > 0 and message.role in ("tool", "user") and message.content != ELIDED:
+        if (
+            i > 0
+            and message.role in ("tool", "user", "assistant")
+            and message.content not in (ELIDED, None, "")
+        ):
             turns[i] = message.model_copy(update={"content": ELIDED})
             request = request.model_copy(update={"messages": turns})
     return request if size(request) <= limit else None
@@ -84,11 +95,13 @@ def think(state: InvestigationState, runtime: Runtime[InvestigationContext]) -> 
     why = over_budget(state, ctx)
     if why:
         return {"stopped": why}
-    request = fit(state["messages"], ctx.system, ctx, turn_overhead(state["protocol"], ctx.budget.small))
+    small = ctx.budget.small
+    ceiling = min(ctx.budget.max_output_tokens, SMALL_TURN_OUTPUT) if small else None
+    request = fit(state["messages"], ctx.system, ctx, turn_overhead(state["protocol"], small), ceiling)
     if request is None:
         return {"stopped": "tokens"}
     try:
-        turn = ask_turn(ctx.provider, request, state["protocol"], ctx.budget.small)
+        turn = ask_turn(ctx.provider, request, state["protocol"], small, first=state.get("turns", 0) == 0)
     except ProviderError as exc:
         ctx.failure = exc
         return {"stopped": "failed", "usage": state["usage"] + exc.usage}
@@ -213,7 +226,9 @@ def conclude(state: InvestigationState, runtime: Runtime[InvestigationContext]) 
     ask = ChatMessage(role="user", content=f"{FINAL_ASK.format(why=why)}\nIds you saw:\n{recap}")
     schema = with_ids(ClassificationAnswer, ids) if ctx.budget.small else ClassificationAnswer
     request = fit([*flatten(state["messages"]), ask], ctx.system, ctx, schema_tokens(schema))
-    if request is None or over_budget(state, ctx) == "time":
+    if request is None:
+        return {"stopped": "no_room"}
+    if over_budget(state, ctx) == "time":
         return {}
     try:
         parsed = ctx.provider.parse(request, schema)

@@ -111,8 +111,13 @@ def answer_from_text(text: str) -> ClassificationAnswer | None:
         return None
 
 
-def ask_turn(provider: Provider, request: ChatRequest, protocol: Protocol, small: bool = False) -> ModelTurn:
-    """One model turn. Native tools first; a server that refuses them switches the run to the JSON protocol.
+def ask_turn(
+    provider: Provider, request: ChatRequest, protocol: Protocol, small: bool = False, first: bool = False
+) -> ModelTurn:
+    """One model turn. Native tools first; a server that refuses them switches the run to the JSON protocol, and
+    so does a `first` turn answered in prose, neither calling a tool nor answering: llama-cpp-python's server
+    accepts `tools` but, for a chat format without function calling, lets the model write text (seen with
+    SmolLM2-135M: 400 tokens of prose), while the JSON protocol's schema becomes a grammar it must follow.
     Raises ProviderError (with the usage of every call) when neither works."""
     usage = Usage()
     if protocol == "tools":
@@ -131,7 +136,11 @@ def ask_turn(provider: Provider, request: ChatRequest, protocol: Protocol, small
             calls = [PendingCall(id=c.id, name=c.name or "", arguments=c.arguments or "{}") for c in named]
             message = ChatMessage(role="assistant", content=turn.reply.text, tool_calls=named)
             answer = None if calls else answer_from_text(turn.reply.text)
-            return ModelTurn(message=message, calls=calls, answer=answer, usage=turn.usage, protocol="tools")
+            if calls or answer is not None or not first:
+                return ModelTurn(
+                    message=message, calls=calls, answer=answer, usage=turn.usage, protocol="tools"
+                )
+            usage = usage + turn.usage
     turn = ask_action(provider, request, small)
     turn.usage = usage + turn.usage
     return turn

@@ -137,6 +137,9 @@ class Script:
     final: Step | None = None
     calls: int = 0
     prompt_tokens: int = 120  # what each loop answer reports as its prompt's size
+    ignores_tools: bool = (
+        False  # offered tools, it writes prose (llama-cpp-python's server with a small model)
+    )
 
     def __call__(self, path: str, body: dict[str, Any]) -> Scripted:
         seen = read_conversation(path, body)
@@ -149,6 +152,9 @@ class Script:
             assert self.final is not None, "the loop asked for a final answer this script does not give"
             return answer_as_asked(path, body, self.final(seen)["answer"])
         self.calls += 1
+        if self.ignores_tools and body.get("tools"):
+            prose = "The incident seems to involve refunds. I would look at the logs and the prompt. " * 5
+            return anthropic_message(prose) if path in ANTHROPIC_PATHS else openai_completion(prose)
         step = self.steps[min(seen_turns(body), len(self.steps) - 1)](seen)
         small = '{"action": "answer"} when done' in conversation_text(body)  # the small-budget protocol
         if body.get("tools"):
