@@ -54,6 +54,37 @@ def test_records_sharing_a_vector_are_all_found(tmp_path, embedder):
         reaches_every_record(store)
 
 
+def test_records_queued_again_are_not_rewritten_and_all_stay_reachable(tmp_path, embedder, monkeypatch):
+    """Issue 16: re-upserting ids that exist left records unreachable inside one process. Every stored record
+    queued again for its vector (what a writer cut off after Chroma took its batch leaves behind) and the same
+    spans added again: nothing is written to Chroma a second time, and every record is still found."""
+    spans = repeated_traffic(60)
+    with TraceStore(path=tmp_path / "chroma", embedder=embedder) as store:
+        store.add_spans(spans, batch_size=50)
+        kind = store._span_kind()
+        distinct = kind.vectors.count()
+        writes: list[str] = []
+        for collection in (kind.collection, kind.vectors):
+            for name in ("add", "upsert", "update"):
+                real = getattr(collection, name)
+
+                def spy(*args, _real=real, _name=name, **kwargs):
+                    writes.append(_name)
+                    return _real(*args, **kwargs)
+
+                monkeypatch.setattr(collection, name, spy)
+        stored = kind.collection.get(include=["metadatas"])
+        kind.index.pending_queue(
+            {key: m["json"] for key, m in zip(stored["ids"], stored["metadatas"], strict=True)}
+        )
+        assert store.vectors_pending() == len(spans)
+        assert store.embed_pending() == 0 and store.vectors_pending() == 0
+        assert store.add_spans(spans).added == 0
+        assert writes == [] and kind.vectors.count() == distinct
+        assert store._spans.count() == len(spans)
+        reaches_every_record(store)
+
+
 def test_a_store_from_before_the_searched_collections_is_filled(tmp_path, embedder):
     spans = repeated_traffic(10)
     home = tmp_path / "chroma"
