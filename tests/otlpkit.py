@@ -78,18 +78,41 @@ def _chat_attributes(i: int) -> dict[str, Any]:
     }
 
 
-def span_exporter(base: str, gzip_it: bool = False, token: str | None = None, timeout: float = 10):
-    headers = {"Authorization": f"Bearer {token}"} if token else None
-    compression = Compression.Gzip if gzip_it else Compression.NoCompression
-    return OTLPSpanExporter(
-        endpoint=f"{base}/v1/traces", headers=headers, compression=compression, timeout=timeout
+def span_exporter(
+    base: str,
+    gzip_it: bool = False,
+    token: str | None = None,
+    timeout: float = 10,
+    encoding: str = "protobuf",
+):
+    """The SDK's OTLP/HTTP span exporter: protobuf (opentelemetry-exporter-otlp-proto-http, the default), or
+    JSON with encoding="json" (opentelemetry-exporter-otlp-json-http)."""
+    exporter, compression = _exporter_kit("traces", gzip_it, encoding)
+    return exporter(
+        endpoint=f"{base}/v1/traces", headers=_bearer(token), compression=compression, timeout=timeout
     )
 
 
-def log_exporter(base: str, gzip_it: bool = False, token: str | None = None):
-    headers = {"Authorization": f"Bearer {token}"} if token else None
-    compression = Compression.Gzip if gzip_it else Compression.NoCompression
-    return OTLPLogExporter(endpoint=f"{base}/v1/logs", headers=headers, compression=compression)
+def log_exporter(base: str, gzip_it: bool = False, token: str | None = None, encoding: str = "protobuf"):
+    """The SDK's OTLP/HTTP log record exporter, protobuf or (encoding="json") JSON."""
+    exporter, compression = _exporter_kit("logs", gzip_it, encoding)
+    return exporter(endpoint=f"{base}/v1/logs", headers=_bearer(token), compression=compression)
+
+
+def _bearer(token: str | None) -> dict[str, str] | None:
+    return {"Authorization": f"Bearer {token}"} if token else None
+
+
+def _exporter_kit(signal: str, gzip_it: bool, encoding: str) -> tuple[Any, Any]:
+    if encoding == "json":  # imported here: only the JSON tests need the dev extra's JSON exporter
+        from opentelemetry.exporter.otlp.common.http import Compression as JsonCompression
+        from opentelemetry.exporter.otlp.json.http._log_exporter import OTLPLogExporter as JsonLogExporter
+        from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter as JsonSpanExporter
+
+        exporter = JsonSpanExporter if signal == "traces" else JsonLogExporter
+        return exporter, JsonCompression.GZIP if gzip_it else JsonCompression.NONE
+    exporter = OTLPSpanExporter if signal == "traces" else OTLPLogExporter
+    return exporter, Compression.Gzip if gzip_it else Compression.NoCompression
 
 
 @dataclass

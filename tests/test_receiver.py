@@ -1,4 +1,4 @@
-"""`postmortem receive`: the real OpenTelemetry SDK exporters (protobuf, gzip) and Collector-style JSON bodies
+"""`postmortem receive`: the real OpenTelemetry SDK exporters (protobuf and JSON, gzip) and Collector-style JSON
 into the receiver on 127.0.0.1, then the spans answer `trace show` and `search` like ingested files do."""
 
 from __future__ import annotations
@@ -81,6 +81,37 @@ def test_sdk_exporters_send_protobuf_spans_and_events_that_answer_trace_show_and
     assert chat is not None and chat.model == "gpt-4o-mini-2024-07-18" and chat.usage.input_tokens == 123
     assert [m.content for m in chat.input_messages] == ["refund order A-1003"]
     assert [m.content for m in chat.output_messages] == ["Order A-1003 is refunded."]
+
+
+def test_sdk_json_exporters_send_spans_and_events_that_join(served):
+    """The SDK's OTLP/HTTP JSON exporters (opentelemetry-exporter-otlp-json-http): the same spans and GenAI events
+    as protobuf, in proto3 JSON, logs first this time and gzip on the spans only."""
+    receiver, _ = served
+    base = "http://{}:{}".format(*receiver.address)
+    recorded = record_chats("json-bot", 3, error_text="429 quota json-exporter-5512")
+    assert log_exporter(base, encoding="json").export(recorded.logs) == LogRecordExportResult.SUCCESS
+    assert (
+        span_exporter(base, gzip_it=True, encoding="json").export(recorded.spans) == SpanExportResult.SUCCESS
+    )
+    wait_idle(receiver)
+
+    store = open_store()
+    try:
+        stored = {s.span_id: s for t in recorded.trace_ids for s in store.get_trace(t)}
+    finally:
+        store.close()
+    assert set(stored) == {f"{s.context.span_id:016x}" for s in recorded.spans}
+    chats = sorted((s for s in recorded.spans if s.name.startswith("chat")), key=lambda s: s.start_time)
+    for i, sent in enumerate(chats):
+        got = stored[f"{sent.context.span_id:016x}"]
+        assert got.model == "gpt-4o-mini-2024-07-18" and got.usage.input_tokens == 120 + i
+        assert [m.content for m in got.input_messages] == [f"refund order A-{1000 + i}"]
+        assert [m.content for m in got.output_messages] == [f"Order A-{1000 + i} is refunded."]
+        assert got.parent_span_id == f"{sent.parent.span_id:016x}"
+    assert stored[f"{chats[-1].context.span_id:016x}"].status.code == "error"
+    found = _invoke("search", "json-exporter-5512", "--json")
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.stdout)[0]["span_id"] == f"{chats[-1].context.span_id:016x}"
 
 
 def test_collector_json_bodies_store_what_the_file_ingest_reads(served):
