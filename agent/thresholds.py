@@ -250,6 +250,17 @@ class Thresholds(DetectorThresholds):
         "column slip, not the spread of real values (prices, days, amounts vary within about one order)",
     )
 
+    # ---- index_age: an index not rebuilt after an update (agent/detectors/index_age.py) --------------------
+    index_age_gain: float = _t(
+        0.45,
+        "an index built before an update the incident mentions, that every bad answer drew on, is a moderate data "
+        "cause on its own (the date alone does not show which documents changed): about one moderate finding",
+    )
+    index_age_coverage: float = _t(
+        0.5,
+        "at least this share of the bad answers must have drawn on the old index for it to explain them",
+    )
+
 
 T = Thresholds()
 

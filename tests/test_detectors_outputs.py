@@ -76,3 +76,40 @@ def test_a_change_on_a_side_route_does_not_take_the_credit_for_every_bad_answer(
     _, findings = analyse(traffic(60, 0, 20, window), base, reports=[f'It said "{bad}"'])
     side = [p for p in by(findings, "prompt_change") if p.data["route"] == "side-route"]
     assert side and all(p.strength < 0.15 for p in side)
+
+
+# ------------------------------------------------------------------ index_age: an index not rebuilt after an update
+def _with_build(trace, build: str):
+    for span in trace:
+        if span.documents:
+            span.attributes["index_build"] = build
+    return trace
+
+
+def _index_case(build: str, description: str):
+    f = SpanFactory()
+    bad = "Give 15 mg/kg, up to 5 doses a day."
+
+    def window(i, t):
+        q, a = QA[i % 5]
+        return _with_build(f.trace(t, q, bad if i >= 20 else a, docs=[POLICY, BAGGAGE]), build)
+
+    base = traffic(40, -2880, 60, lambda i, t: _with_build(f.trace(t, *QA[i % 5], docs=[POLICY]), build))
+    return analyse(
+        traffic(60, 0, 20, window), base, reports=[f'It still says "{bad}"'], description=description
+    )[1]
+
+
+def test_an_index_built_before_the_update_the_incident_mentions_is_a_data_cause():
+    findings = _index_case(
+        "2025-01-30", "The guidance changed on 2025-03-02; the helper still gives the old dose."
+    )
+    found = by(findings, "index_age")
+    assert found and found[0].layer_hint == "data" and found[0].data["update"] == "2025-03-02"
+    assert found[0].strength >= 0.3
+
+
+def test_an_index_built_after_the_update_or_a_date_that_is_only_the_onset_is_not():
+    """The look-alikes: the index was rebuilt after the update; the only date mentioned is when it started."""
+    assert not by(_index_case("2025-03-03", "The guidance changed on 2025-03-02."), "index_age")
+    assert not by(_index_case("2025-01-30", "Wrong doses since 2025-03-04."), "index_age")
