@@ -51,7 +51,7 @@ def model_that_reads_the_prompt(
                  "evidence": []},
             ],
         }  # fmt: skip
-    else:
+    elif '"sections"' in schema_text(path, body):  # the full narrative: a list of sections
         answer = {
             "sections": [
                 {"key": "summary", "sentences": [
@@ -64,14 +64,30 @@ def model_that_reads_the_prompt(
                 ]},
             ]
         }  # fmt: skip
+    else:  # the compact narrative of a small budget: one key per section
+        answer = {
+            "summary": [
+                {"text": "Customers were told final-sale items could be refunded.", "cites": spans[:1]}
+            ],
+            "layers": [{"text": "Retrieval served an outdated policy document.", "cites": spans[-1:]}],
+            "decisive": [{"text": "The database went down.", "cites": [invented]}],
+        }
     return answer_as_asked(path, body, answer, model="llama3.1:8b")
 
 
+def schema_text(path: str, body: dict) -> str:
+    """The schema asked for, wherever the structured-output mode carries it (response_format, a tool, or the
+    prompt), as text."""
+    mode = request_mode(path, body)
+    if mode == "json_schema":
+        return json.dumps(body["response_format"]["json_schema"])
+    if mode == "tools":
+        return json.dumps(body["tools"])
+    return body["messages"][0]["content"]  # json_object and text: the schema is in the system prompt
+
+
 def asks_for_classification(path: str, body: dict) -> bool:
-    """Whichever structured-output mode carries the schema (response_format, a tool, or the prompt)."""
-    if request_mode(path, body) == "json_schema":
-        return body["response_format"]["json_schema"]["name"] == "ClassificationAnswer"
-    return '"sections"' not in json.dumps(body.get("tools") or body["messages"][0]["content"])
+    return '"primary"' in schema_text(path, body)
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +132,14 @@ def test_draft_with_a_provider_uses_its_classification_and_narrative(demo_dir, t
         assert INVENTED not in json.dumps(draft.model_dump(mode="json"))
         assert [ref for ref in all_citations(draft) if not resolves(ref, store, incident)] == []
         assert not any("offline analysis was used" in note for note in draft.notes)
+        # the summary had a sentence resting on an invented id: the whole section keeps the offline text
+        assert "narrative: sections written by the model: layers" in draft.notes, draft.notes
+        assert (
+            "narrative: kept from the offline draft: summary (a sentence cited ids that were not sent)"
+            in (" | ".join(draft.notes))
+        )
+        summary = next(s for s in draft.sections if s.key == "summary")
+        assert "The database went down." not in [s.text for s in summary.sentences] and summary.sentences
         assert len(server.requests) == 2
         for recorded in server.requests:
             body = recorded.body
@@ -242,5 +266,47 @@ def test_failed_calls_are_counted_and_the_note_is_one_plain_sentence(demo_dir, t
             and "Traceback" not in draft.markdown
         )
         assert "LLM: 4 calls (4 failed)" in draft.markdown
+    finally:
+        store.close()
+
+
+def test_a_weak_model_on_a_small_budget_takes_part_without_making_the_draft_worse(
+    demo_dir, tmp_path, embedder
+):
+    """What `make test-llm` runs against llama.cpp and SmolLM2, played by the fake: HTTP 500 on json_schema, a
+    2,000-token budget, and a weak model that ignores the schema's id enum in one section. The classification
+    is merged, the narrative's good sections are used, the bad one keeps the offline text, and the draft says so:
+    the LLM took part, with no "failed" note, and no citation is worse than offline."""
+    with FakeLLMServer(responder=lambda path, body: openai_error(503, "down")) as server:
+        offline, store, incident, _ = run_draft(demo_dir, tmp_path / "offline", embedder, server)
+        store.close()
+    with FakeLLMServer(
+        model_that_reads_the_prompt, Behaviour(refuse_json_schema=True, serial=True)
+    ) as server:
+        result, store, incident, _ = run_draft(
+            demo_dir, tmp_path / "weak", embedder, server, token_budget=2000, max_retries=4
+        )
+    try:
+        draft = result.draft
+        assert draft.provider == "openai-compatible" and draft.classification.method == "openai-compatible"
+        assert not any("failed" in note for note in draft.notes), draft.notes
+        assert "narrative: sections written by the model: summary, layers" in draft.notes
+        assert (
+            "narrative: kept from the offline draft: decisive (a sentence cited ids that were not sent)"
+            in (draft.notes)
+        )
+        by_key = {s.key: s for s in draft.sections}
+        before = {s.key: s for s in offline.draft.sections}
+        assert by_key["decisive"] == before["decisive"] and by_key["timeline"] == before["timeline"]
+        assert by_key["summary"] != before["summary"]
+        assert INVENTED not in json.dumps(draft.model_dump(mode="json"))
+        assert [request_mode(r.path, r.body) for r in server.requests] == ["json_schema", "tools", "tools"]
+        assert server.requests[-1].body["max_tokens"] == 1200  # the small budget's narrative ceiling
+        refs, offline_refs = all_citations(draft), all_citations(offline.draft)
+        valid = sum(resolves(ref, store, incident) for ref in refs)
+        offline_valid = sum(resolves(ref, store, incident) for ref in offline_refs)
+        assert refs and valid == len(refs)  # every citation of the LLM draft resolves
+        assert valid / len(refs) >= offline_valid / len(offline_refs)  # never worse than offline
+        assert "> Note: narrative: kept from the offline draft: decisive" in draft.markdown
     finally:
         store.close()

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agent.llm import classify_with_llm, write_narrative
+from agent.llm.narrative import write_narrative_checked
 from agent.models import Classification, Evidence, Finding, Incident, LayerAssessment, Report
 from agent.providers.anthropic_provider import AnthropicProvider
 from agent.providers.base import ProviderError, RetryPolicy
@@ -306,7 +307,11 @@ def test_the_prompt_stays_under_the_budget(server, spans):
         assert prompt.count('"id": "span:') < 200
 
 
-def test_narrative_keeps_only_supported_sentences(server):
+def _sentence(text: str, cites: list[str], quote: str | None = None) -> dict:
+    return {"text": text, "cites": cites, "quote": quote}
+
+
+def test_narrative_keeps_a_section_only_when_every_sentence_is_supported(server):
     classification = Classification(
         primary="data",
         layers=[
@@ -321,52 +326,71 @@ def test_narrative_keeps_only_supported_sentences(server):
             {
                 "key": "summary",
                 "sentences": [
-                    {
-                        "text": "The bot promised refunds on Basic fares.",
-                        "cites": ["span:aa01"],
-                        "quote": None,
-                    },
-                    {
-                        "text": "It said the fare 'can be refunded in full'.",
-                        "cites": ["span:aa01"],
-                        "quote": "can be refunded in full",
-                    },
-                    {"text": "The database was down.", "cites": ["span:db-outage"], "quote": None},
+                    _sentence("The bot promised refunds on Basic fares.", ["span:aa01"]),
+                    _sentence("It said the fare 'can be refunded in full'.", ["span:aa01"], "can be refunded in full"),
+                    # an invented id beside a sent one: the id goes, the sentence stays
+                    _sentence("The index served the 2023 policy.", ["doc:bb02:0", "span:zz"]),
                 ],
             },
             {
                 "key": "timeline",
                 "sentences": [
-                    {
-                        "text": "The index served the 2023 policy.",
-                        "cites": ["doc:bb02:0", "span:zz"],
-                        "quote": None,
-                    },
-                    {
-                        "text": "It quoted 'all fares are free'.",
-                        "cites": ["doc:bb02:0"],
-                        "quote": "all fares are free",
-                    },
+                    _sentence("Answers changed at 09:05.", ["span:aa01"]),
+                    _sentence("It quoted 'all fares are free'.", ["doc:bb02:0"], "all fares are free"),
                 ],
             },
-            {"key": "made_up_section", "sentences": [{"text": "x", "cites": ["span:aa01"], "quote": None}]},
+            {"key": "layers", "sentences": [_sentence("The database was down.", ["span:db-outage"])]},
+            {"key": "decisive", "sentences": [_sentence("The bot promised refunds on Basic fares.", ["span:aa01"])]},
+            {"key": "made_up_section", "sentences": [_sentence("x", ["span:aa01"])]},
         ]
-    }
+    }  # fmt: skip
     server.enqueue(openai_completion(json.dumps(reply)))
-    sections, usage = write_narrative(
+    checked, usage = write_narrative_checked(
         openai_provider(server), incident(), classification, findings(), evidence()
     )
-    assert [s.key for s in sections] == ["summary", "timeline"]
-    summary, timeline = sections
-    assert [s.text for s in summary.sentences] == [
-        "The bot promised refunds on Basic fares.",
-        "It said the fare 'can be refunded in full'.",
-    ]
-    assert timeline.sentences[0].cites == ["doc:bb02:0"]
-    assert len(timeline.sentences) == 1  # the misquote went
-    assert usage.calls == 1
+    assert [s.key for s in checked.sections] == ["summary"]
+    assert [s.cites for s in checked.sections[0].sentences] == [["span:aa01"], ["span:aa01"], ["doc:bb02:0"]]
+    # the sections with a rejected sentence keep the offline text; the notes say why, without the model's words
+    assert checked.offline == {
+        "timeline": "a quote was not found in its cited evidence",
+        "layers": "a sentence cited ids that were not sent",
+        "decisive": "a sentence repeated an earlier one",
+        "went_well_poorly": "not written by the model",
+    }
+    notes = " | ".join(checked.notes())
+    assert (
+        "sections written by the model: summary" in notes and "kept from the offline draft: timeline" in notes
+    )
+    assert "all fares are free" not in notes and "span:db-outage" not in notes
+    assert usage.calls == 1 and checked.problems == []
     prompt = user_prompt(server.requests[0])
     assert "`went_well_poorly`" in prompt and '"primary": "data"' in prompt
+
+
+def test_a_compact_narrative_on_a_small_budget_is_judged_sentence_by_sentence(server):
+    """A 2,000-token budget: one key per section, ids as an enum in the schema (a grammar on llama.cpp). A server
+    that does not enforce the schema can still send an invented id: that section stays offline, the rest is used
+    (the whole answer is not rejected)."""
+    classification = Classification(primary="data", layers=[], method="openai")
+    reply = {
+        "summary": [{"text": "A 2023 policy document was retrieved.", "cites": ["doc:bb02:0"]}],
+        "layers": [{"text": "The database was down.", "cites": ["span:db-outage"]}],
+        "decisive": [{"text": "The bot said Basic fares can be refunded.", "cites": ["span:aa01"]}],
+    }
+    server.enqueue(openai_completion(json.dumps(reply)))
+    checked, _ = write_narrative_checked(
+        openai_provider(server), incident(), classification, findings(), evidence(), budget=2000
+    )
+    assert [s.key for s in checked.sections] == ["summary", "decisive"]
+    assert checked.offline == {"layers": "a sentence cited ids that were not sent"}
+    schema = server.requests[0].body["response_format"]["json_schema"]["schema"]
+    assert schema["required"] == ["summary", "layers", "decisive"]
+    sentence = schema["$defs"]["Sentence"]["properties"]
+    assert set(sentence["cites"]["items"]["enum"]) == {e.id for e in evidence()} | {
+        "report:1"
+    }  # the ids sent
+    assert sentence["text"]["maxLength"] == 200 and "quote" not in sentence
+    assert server.requests[0].body["max_completion_tokens"] == 1200  # the small budget's output ceiling
 
 
 def test_narrative_with_only_invented_citations_raises(server):

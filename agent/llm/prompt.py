@@ -54,9 +54,9 @@ class Prompt:
         enum = sum(id_enum_cost(i) for i in self.sent_ids) if self.small else 0
         return estimate_request_tokens(self.request) + self.schema_tokens + enum
 
-    def schema(self, schema: type[A], keys: Sequence[str] = ()) -> type[A]:
+    def schema(self, schema: type[A]) -> type[A]:
         """The schema to ask with: on a small budget, its id lists restricted to the ids sent."""
-        return with_ids(schema, sorted(self.sent_ids), keys) if self.small else schema
+        return with_ids(schema, sorted(self.sent_ids)) if self.small else schema
 
 
 def similar_docs(similar: Sequence[Any]) -> list[PostmortemDoc]:

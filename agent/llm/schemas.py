@@ -4,8 +4,9 @@ descriptions: on a 2,000-token budget every token of the fixed part counts."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -54,39 +55,99 @@ class NarrativeAnswer(_Answer):
 
 
 A = TypeVar("A", bound=BaseModel)
-MAX_CITES = 3  # per sentence, on a small budget (a grammar then keeps a small model's answer short)
-MAX_SENTENCES = 3  # per section
-MAX_SENTENCE_CHARS = 240
+# The compact narrative (small budgets): its shape alone bounds the answer, so a grammar-constrained small model
+# ends within its output ceiling: keys x COMPACT_SENTENCES x (COMPACT_SENTENCE_CHARS/4 + ids) is about 600 tokens.
+COMPACT_SENTENCES = 2
+COMPACT_CITES = 2
+COMPACT_SENTENCE_CHARS = 200
 
 
-def with_ids(schema: type[A], ids: Sequence[str], keys: Sequence[str] = ()) -> type[A]:
-    """`schema` with its evidence-id lists restricted to `ids`: an enum in the JSON schema, so a server that
-    turns the schema into a grammar (llama.cpp), or strict structured output, cannot produce an id that was not
-    sent (and, with `keys`, a narrative section key that was not asked for). Used on small budgets, where the enum
-    costs a few tokens per id (agent/llm/prompt.py counts them)."""
-    if not ids:
-        return schema
-    allowed = list[Literal[tuple(dict.fromkeys(ids))]]  # type: ignore[valid-type]
-    if issubclass(schema, ClassificationAnswer):
-        layer = create_model("LayerAnswer", __base__=LayerAnswer, evidence=(allowed, ...))
-        return create_model("ClassificationAnswer", __base__=schema, layers=(list[layer], ...))  # type: ignore[return-value]
-    if issubclass(schema, NarrativeAnswer):
-        # at least one citation: a grammar then cannot write a sentence that the check would drop
-        cites = (allowed, Field(min_length=1, max_length=MAX_CITES))
-        # no quotes on a small budget: a small model does not copy text verbatim, and a misquote costs the sentence
-        sentence = create_model(
-            "SentenceAnswer",
-            __base__=SentenceAnswer,
-            text=(str, Field(max_length=MAX_SENTENCE_CHARS)),
-            cites=cites,
-            quote=(type(None), Field(default=None)),
-        )
-        key = (Literal[tuple(keys)], ...) if keys else (str, ...)  # type: ignore[valid-type]
-        section = create_model(
-            "SectionAnswer",
-            __base__=SectionAnswer,
+class CompactSentence(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    text: str = ""
+    cites: list[str] = Field(default_factory=list)
+
+
+class WireStrict(BaseModel):
+    """A model whose JSON schema (what the server sees: a grammar on llama.cpp, strict output elsewhere) is
+    stricter than its validation: a server that enforces the schema cannot write an uncited sentence, an invented
+    id or a long answer, and an answer from one that does not is still read, so that the verifier judges each
+    sentence (and drops the bad ones) instead of the whole answer failing on one of them."""
+
+    model_config = ConfigDict(extra="ignore")
+    wire_schema: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return copy.deepcopy(cls.wire_schema)
+
+
+def compact_narrative(ids: Sequence[str], keys: Sequence[str]) -> type[WireStrict]:
+    """The narrative on a small budget: one property per section key (all required, in order), each 1-2
+    sentences of `text` (at most 200 characters) and `cites` (1-2 ids from an enum of the ids sent). No quotes: a
+    small model does not copy text verbatim. No list of sections to run on, no optional key: the shape itself
+    bounds the answer's length."""
+    sentence = {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string", "maxLength": COMPACT_SENTENCE_CHARS},
+            "cites": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(dict.fromkeys(ids))},
+                "minItems": 1,
+                "maxItems": COMPACT_CITES,
+            },
+        },
+        "required": ["text", "cites"],
+        "additionalProperties": False,
+    }
+    section = {
+        "type": "array",
+        "items": {"$ref": "#/$defs/Sentence"},
+        "minItems": 1,
+        "maxItems": COMPACT_SENTENCES,
+    }
+    fields: dict[str, Any] = {key: (list[CompactSentence], Field(default_factory=list)) for key in keys}
+    model = create_model("Narrative", __base__=WireStrict, **fields)
+    model.wire_schema = {
+        "$defs": {"Sentence": sentence},
+        "type": "object",
+        "properties": {key: section for key in keys},
+        "required": list(keys),
+        "additionalProperties": False,
+    }
+    return model
+
+
+def narrative_sections(answer: BaseModel) -> list[SectionAnswer]:
+    """The sections of either narrative shape (the full NarrativeAnswer, or a compact one), in answer order."""
+    if isinstance(answer, NarrativeAnswer):
+        return list(answer.sections)
+    return [
+        SectionAnswer(
             key=key,
-            sentences=(list[sentence], Field(min_length=1, max_length=MAX_SENTENCES)),
+            sentences=[SentenceAnswer(text=s.text, cites=list(s.cites), quote=None) for s in sentences],
         )
-        return create_model("NarrativeAnswer", __base__=schema, sections=(list[section], ...))  # type: ignore[return-value]
-    return schema
+        for key, sentences in answer
+    ]
+
+
+def with_ids(schema: type[A], ids: Sequence[str]) -> type[A]:
+    """`schema` whose JSON schema (what the server sees) lists `ids` as an enum where a layer cites evidence, so a
+    server that turns the schema into a grammar (llama.cpp), or strict structured output, cannot produce an id that
+    was not sent. Validation still takes any string: from a server that does not enforce the schema, the checker
+    drops an id that was not sent (and says so) instead of the whole answer failing. Used on small budgets, where
+    the enum costs a few tokens per id (agent/llm/prompt.py counts them)."""
+    if not ids or not issubclass(schema, ClassificationAnswer):
+        return schema
+    enum = list(dict.fromkeys(ids))
+
+    class Listed(schema):  # type: ignore[valid-type,misc]
+        @classmethod
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            out = super().model_json_schema(*args, **kwargs)
+            out["$defs"]["LayerAnswer"]["properties"]["evidence"]["items"] = {"type": "string", "enum": enum}
+            return out
+
+    Listed.__name__ = Listed.__qualname__ = schema.__name__
+    return Listed  # type: ignore[return-value]

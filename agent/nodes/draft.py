@@ -41,7 +41,7 @@ def draft(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
     narrative = None
     if ctx.provider is not None:
         evidence = evidence_for(inputs.catalog, inputs.incident, inputs.findings, inputs.similar)
-        narrative, usage, note = llm_narrative(
+        narrative, usage, notes = llm_narrative(
             ctx.provider,
             inputs.incident,
             inputs.classification,
@@ -52,9 +52,9 @@ def draft(state: AgentState, runtime: Runtime[AgentContext]) -> dict:
         )
         if usage:
             updates["usage"] = [usage]
-        if note:
-            updates["notes"] = [note]
-            inputs.notes.append(note)
+        if notes:
+            updates["notes"] = notes
+            inputs.notes.extend(notes)
     result = build_draft(inputs, narrative)
     if narrative is not None:
         name = getattr(ctx.provider, "name", None) or type(ctx.provider).__name__

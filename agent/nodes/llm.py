@@ -74,24 +74,21 @@ def llm_narrative(
     evidence: list[Evidence],
     budget: int,
     max_tokens: int | None = None,
-) -> tuple[list[Section] | None, dict[str, Any], str | None]:
-    """(narrative sections or None, usage, note). Sentences without citations are dropped here."""
+) -> tuple[list[Section] | None, dict[str, Any], list[str]]:
+    """(the sections the model wrote, or None; usage; notes for the draft). A section of the model replaces the
+    offline one only when every sentence in it passed the check; the notes say which sections it wrote."""
     try:
-        from agent.llm import write_narrative
+        from agent.llm.narrative import write_narrative_checked
         from agent.providers import ProviderError
     except ImportError as exc:
-        return None, {}, f"LLM narrative is not available ({exc}); the offline draft was used instead"
+        return None, {}, [f"LLM narrative is not available ({exc}); the offline draft was used instead"]
     try:
-        sections, usage = write_narrative(
+        checked, usage = write_narrative_checked(
             provider, incident, classification, findings, evidence, budget=budget, max_tokens=max_tokens
         )
     except ProviderError as exc:
-        return None, _usage("narrative", exc.usage, failed=True), fallback_note(provider, "drafting", exc)
-    cited = [
-        section.model_copy(update={"sentences": [s for s in section.sentences if s.cites]})
-        for section in sections
-    ]
-    return cited, _usage("narrative", usage), None
+        return None, _usage("narrative", exc.usage, failed=True), [fallback_note(provider, "drafting", exc)]
+    return checked.sections, _usage("narrative", usage), checked.notes()
 
 
 def llm_investigate(
