@@ -11,7 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from agent.cli.main import app
 from retrieval.audit import audit_spans
 from retrieval.ingest import detect_format, iter_file
 from retrieval.store import TraceStore
@@ -174,3 +176,30 @@ def test_cli_ingest_joins_logs_given_before_the_spans(tmp_path, tmp_home, monkey
     assert all(r.exit_code == 0 for r in shown), [r.output for r in shown]
     text = "".join(r.stdout for r in shown)  # each call is its own trace here
     assert "lookup_order" in text and "Acme" in text
+
+
+def test_logs_ingested_in_one_run_wait_on_disk_for_spans_of_a_later_run(tmp_path, tmp_home, monkeypatch):
+    """Two `postmortem ingest` runs, the GenAI events first: the first says they wait, the second joins them."""
+    from tests.test_cli_ingest import CACHE, invoke
+
+    monkeypatch.setenv("POSTMORTEM_CACHE_DIR", str(CACHE))
+    first = invoke("ingest", str(LOGS_JSON), "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["content_spans_waiting"] == 3
+    second = invoke("ingest", str(SPANS), "--json")
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout)["content_spans_waiting"] == 0
+    shown = [invoke("trace", "show", trace_id) for trace_id in sorted({s.trace_id for s in _spans()})]
+    text = "".join(r.stdout for r in shown)
+    assert "lookup_order" in text and "Acme" in text  # the tool call and the system prompt came from the logs
+
+
+def test_audit_of_spans_with_their_logs_finds_the_content_and_says_where_it_came_from():
+    """`postmortem audit` of the spans and their log records (logs read first): the content fields are found, and
+    a note says they came from the log records, so the traces alone would lack them."""
+    result = CliRunner().invoke(app, ["audit", str(LOGS_JSONL), str(SPANS), "--json"])
+    assert result.exit_code == 0, result.output
+    (service,) = json.loads(result.stdout)["services"]
+    fields = {f["field"]: f["status"] for f in service["fields"]}
+    assert fields["system_instructions"] == fields["input"] == fields["output"] == "ok"
+    assert any("3 LLM spans came from OTLP log records" in note for note in service["notes"])
