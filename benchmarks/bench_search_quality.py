@@ -103,7 +103,7 @@ def main() -> None:
         )
         variants = (
             ("old (span_text)", lambda span: [[span_text(span)]]),
-            ("lean, one text", lambda span: [[span_vector_text(span)]]),
+            ("lean, one text", lambda span: [[text]] if (text := span_vector_text(span)) else []),
             ("lean, parts (in use)", span_vector_parts),
         )
         for i, (name, parts) in enumerate(variants):

@@ -73,7 +73,8 @@ def span_vector_parts(span: Span) -> list[list[str]]:
     line: a RAG prompt's pasted excerpts are the same lines from request to request); the output (by line);
     the retrieved documents. Not the system prompt (the same in every call of a version, and in the keyword
     index of every span) nor names, models and ids (the keyword index finds those exactly). A span with no
-    text of its own (HTTP, DB, internal) gets its kind and name: one short text, shared by every such span.
+    text of its own (HTTP, DB, internal) has no parts: it gets no vector and is found by id, filters and
+    keywords only.
     """
     groups: list[list[str]] = []
     if span.is_error and span.status.message:
@@ -88,7 +89,7 @@ def span_vector_parts(span: Span) -> list[list[str]]:
             groups.append(lines)
     if docs := [_clip(d.content, PART_CHARS) for d in span.documents[:4] if d.content]:
         groups.append(docs)
-    return groups or [[f"{span.kind.value} {span.name}"]]
+    return groups
 
 
 def span_vector_text(span: Span) -> str:

@@ -155,6 +155,7 @@ class TraceStore:
         return RecordKind(
             self._spans, self._span_index, span_key, span_vector_parts, span_metadata, span_row,
             _dump, Span.model_validate_json, self._chroma.span_vectors, self._span_keys,
+            self._chroma.bare_spans,
         )  # fmt: skip
 
     def _pm_kind(self) -> RecordKind[PostmortemDoc]:
@@ -239,6 +240,7 @@ class TraceStore:
             kind.index.remove(chunk)
             add_records(kind, merged, batch_size, None)
             self._spans.delete(ids=list(chunk))  # the old records; the merged spans wait in the queue
+            self._chroma.bare_spans.delete(ids=list(chunk))
             kind.keys.remove(chunk)
             self._content.done(chunk)
             if unused := kind.keys.unused(old_vkeys):  # vectors no record shares any more
@@ -311,7 +313,7 @@ class TraceStore:
 
     def count_spans(self) -> int:
         """Spans stored (with a vector or waiting for one)."""
-        return self._spans.count() + self._span_index.pending_count()
+        return self._spans.count() + self._chroma.bare_spans.count() + self._span_index.pending_count()
 
     def count_postmortems(self) -> int:
         return self._pms.count() + self._pm_index.pending_count()

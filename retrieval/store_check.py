@@ -1,8 +1,8 @@
 """Verify a store's vector index against its keyword index and ids, and repair what differs.
 
 What is checked, per collection (spans, post-mortem chunks):
-- ids: every record in Chroma is in the keyword index; every keyword row is in Chroma or waiting for its
-  vector; nothing waits that is already in Chroma.
+- ids: every record in Chroma (with a vector, or kept bare: a span with no text of its own) is in the keyword
+  index; every keyword row is in Chroma or waiting for its vector; nothing waits that is already in Chroma.
 - vectors: Chroma can return every record's vector (a vector index overwritten by another process keeps the
   record but loses the vector: reading it fails); the searched collection holds that vector (`vector_keys`),
   the record is mapped to it, and a query with it finds it among its nearest neighbours; the searched
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from retrieval.store_read import records_json
 from retrieval.store_writer import RecordKind, batches
 from retrieval.vector_keys import content_key
 
@@ -33,7 +34,8 @@ _SHOWN = 20  # ids listed per problem in the report
 
 class CollectionCheck(BaseModel):
     name: str
-    records: int = 0  # in Chroma
+    records: int = 0  # in Chroma with a vector
+    bare: int = 0  # in Chroma without one: spans with no text of their own (found by id, filters, keywords)
     indexed: int = 0  # keyword rows
     waiting: int = 0  # stored, vector not written yet
     not_indexed: list[str] = Field(default_factory=list)  # in Chroma, no keyword row
@@ -126,10 +128,13 @@ def check_collection(kind: RecordKind[Any], name: str, deep: bool = True) -> Col
     """Compare one collection's Chroma records, vectors and keyword index (read-only)."""
     index, collection = kind.index, kind.collection
     chroma = _all_ids(collection)
-    chroma_set = set(chroma)
+    bare = _all_ids(kind.bare) if kind.bare is not None else []
+    chroma_set = set(chroma) | set(bare)
     indexed = index.all_ids()
     waiting = index.pending_ids()
-    report = CollectionCheck(name=name, records=len(chroma), indexed=len(indexed), waiting=len(waiting))
+    report = CollectionCheck(
+        name=name, records=len(chroma), bare=len(bare), indexed=len(indexed), waiting=len(waiting)
+    )
     report.not_indexed = sorted(chroma_set - indexed)
     report.orphans = sorted(indexed - chroma_set - waiting)
     report.stale_waiting = sorted(waiting & chroma_set)
@@ -156,10 +161,7 @@ def repair_collection(
     index.pending_done(report.stale_waiting)
     index.remove(report.orphans)
     for chunk in batches(report.not_indexed, _PAGE):
-        got = collection.get(ids=chunk, include=["metadatas"])
-        index.add(
-            kind.row_of(k, kind.load(m["json"])) for k, m in zip(got["ids"], got["metadatas"], strict=True)
-        )
+        index.add(kind.row_of(k, kind.load(raw)) for k, raw in records_json(kind, chunk).items())
     from retrieval.store_writer import write_vectors
 
     while rows := index.pending_take(_PAGE):

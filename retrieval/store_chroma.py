@@ -1,7 +1,8 @@
 """Opening a store's Chroma side: the client (an embedded folder or a server) and its collections.
 
 Each kind of record (spans, post-mortem chunks) has two: the records with their vectors and JSON, and the
-searched one holding each distinct vector once (`vector_keys`).
+searched one holding each distinct vector once (`vector_keys`). Spans with no text of their own have a third,
+`spans_bare`, never searched by vector.
 
 A collection remembers the embedder it was built with; opening it with another raises `EmbedderMismatch`.
 Creating an embedded store writes, so it holds the folder's writer lock. The keyword index of a server store
@@ -20,20 +21,25 @@ from urllib.parse import urlparse
 
 from retrieval.masking import mask_url
 from retrieval.store_lock import WriterLock
-from retrieval.store_records import POSTMORTEMS, SPANS, VECTORS, EmbedderMismatch, embedder_id
+from retrieval.store_records import POSTMORTEMS, SPANS, SPANS_BARE, VECTORS, EmbedderMismatch, embedder_id
 
 _HNSW = {"space": "cosine"}  # larger HNSW batch/sync thresholds insert faster but hold ~50 MB more
+# Spans with no text of their own are kept (with their JSON) in a collection never searched by vector: Chroma
+# wants a vector per record, so each gets a 1-d placeholder, distinct per id (no pile of identical points).
+_BARE_HNSW = {"space": "l2"}
 
 
 @dataclass
 class ChromaSide:
-    """A Chroma client, the store's record collections (spans, post-mortem chunks) and their searched ones."""
+    """A Chroma client, the store's record collections (spans, post-mortem chunks), their searched ones, and
+    the spans kept without a vector."""
 
     client: Any
     spans: Any
     postmortems: Any
     span_vectors: Any
     postmortem_vectors: Any
+    bare_spans: Any  # spans without a vector (SPANS_BARE)
 
 
 def keyword_file(keyword_dir: Path, url: str) -> Path:
@@ -43,9 +49,11 @@ def keyword_file(keyword_dir: Path, url: str) -> Path:
     return keyword_dir / f"{slug}-{digest}.sqlite3"
 
 
-def open_collection(client: Any, name: str, embedder: Any, location: str) -> Any:
+def open_collection(
+    client: Any, name: str, embedder: Any, location: str, hnsw: dict[str, str] = _HNSW
+) -> Any:
     """The named collection, created if missing; refused when it was built with another embedder."""
-    config: Any = {"hnsw": _HNSW}
+    config: Any = {"hnsw": hnsw}
     want = embedder_id(embedder)
     collection = client.get_or_create_collection(
         name, configuration=config, metadata={"embedder": want}, embedding_function=None
@@ -66,7 +74,8 @@ def collection_names(prefix: str) -> tuple[str, str, str, str]:
 
 def _side(client: Any, prefix: str, embedder: Any, location: str) -> ChromaSide:
     collections = (open_collection(client, name, embedder, location) for name in collection_names(prefix))
-    return ChromaSide(client, *collections)
+    bare = open_collection(client, prefix + SPANS_BARE, embedder, location, _BARE_HNSW)
+    return ChromaSide(client, *collections, bare)
 
 
 def open_embedded(
@@ -76,7 +85,7 @@ def open_embedded(
     two processes creating one at once would race, so creation holds the writer lock."""
     import chromadb
 
-    names = collection_names(prefix)
+    names = (*collection_names(prefix), prefix + SPANS_BARE)
     client = None
     if (path / "chroma.sqlite3").is_file():
         client = chromadb.PersistentClient(path=str(path))

@@ -21,13 +21,26 @@ from retrieval.trace import PostmortemDoc, Span
 _PAGE = 1000
 
 
+def collections(kind: RecordKind[Any]) -> list[Any]:
+    """Where a kind's records are in Chroma: its records collection (those with a vector), and the one of
+    records kept bare (no text to embed)."""
+    return [kind.collection] if kind.bare is None else [kind.collection, kind.bare]
+
+
+def records_json(kind: RecordKind[Any], keys: Sequence[str]) -> dict[str, str]:
+    """The JSON of those of `keys` that are in Chroma (searched or bare), by key."""
+    out: dict[str, str] = {}
+    for collection in collections(kind):
+        for chunk in batches([k for k in keys if k not in out], 500):
+            got = collection.get(ids=chunk, include=["metadatas"])
+            out.update((k, str(m["json"])) for k, m in zip(got["ids"], got["metadatas"], strict=True))
+    return out
+
+
 def spans_by_key(kind: RecordKind[Span], keys: Sequence[str]) -> dict[str, Span]:
     """The stored spans of these keys (those found), by key."""
     waiting = kind.index.pending_records(keys) if kind.index.pending_count() else {}  # before Chroma
-    out: dict[str, Span] = {}
-    for chunk in batches(keys, 500):
-        got = kind.collection.get(ids=chunk, include=["metadatas"])
-        out.update((k, load_span(m)) for k, m in zip(got["ids"], got["metadatas"], strict=True))
+    out = {k: Span.model_validate_json(raw) for k, raw in records_json(kind, keys).items()}
     for key, raw in waiting.items():  # stored, vector not written yet
         if key not in out:
             out[key] = Span.model_validate_json(raw)
@@ -36,16 +49,19 @@ def spans_by_key(kind: RecordKind[Span], keys: Sequence[str]) -> dict[str, Span]
 
 def get_span(kind: RecordKind[Span], span_id: str) -> Span | None:
     waiting = kind.index.pending_records(suffix=f":{span_id}")  # before Chroma
-    got = kind.collection.get(where={"span_id": span_id}, include=["metadatas"], limit=1)
-    if got["ids"]:
-        return load_span(got["metadatas"][0])
+    for collection in collections(kind):
+        got = collection.get(where={"span_id": span_id}, include=["metadatas"], limit=1)
+        if got["ids"]:
+            return load_span(got["metadatas"][0])
     return Span.model_validate_json(next(iter(waiting.values()))) if waiting else None
 
 
 def get_trace(kind: RecordKind[Span], trace_id: str) -> list[Span]:
     waiting = kind.index.pending_records(prefix=f"{trace_id}:")  # before Chroma
-    got = kind.collection.get(where={"trace_id": trace_id}, include=["metadatas"])
-    spans = {span_key(s): s for s in (load_span(m) for m in got["metadatas"])}
+    spans: dict[str, Span] = {}
+    for collection in collections(kind):
+        got = collection.get(where={"trace_id": trace_id}, include=["metadatas"])
+        spans.update((span_key(s), s) for s in (load_span(m) for m in got["metadatas"]))
     for key, raw in waiting.items():
         if key not in spans:
             spans[key] = Span.model_validate_json(raw)

@@ -13,6 +13,7 @@ from retrieval.render import postmortem_keywords, span_keywords
 from retrieval.trace import PostmortemDoc, Span, SpanKind
 
 SPANS = "spans"
+SPANS_BARE = "spans_bare"  # spans with no text of their own: no vector, found by id, filters and keywords
 POSTMORTEMS = "postmortems"
 VECTORS = "vectors_"  # prefix of the searched collections: each distinct vector once (vector_keys)
 RRF_K = 60

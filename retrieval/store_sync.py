@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.store_read import collections, records_json
 from retrieval.store_writer import RecordKind, add_vectors, batches
 from retrieval.vector_keys import content_key
 
@@ -37,18 +38,15 @@ def sync_index(kind: RecordKind[Any]) -> None:
     """Make the keyword index hold Chroma's ids plus those waiting for vectors (cheap when counts agree)."""
     index = kind.index
     waiting = index.pending_count()
-    if kind.collection.count() + waiting == index.count():
+    if sum(c.count() for c in collections(kind)) + waiting == index.count():
         return
-    in_chroma = chroma_ids(kind.collection)
+    in_chroma = set().union(*(chroma_ids(c) for c in collections(kind)))
     pending = index.pending_ids() if waiting else set()
     index.pending_done(sorted(pending & in_chroma))  # written, but not yet taken off the queue
     indexed = index.all_ids()
     index.remove(indexed - in_chroma - pending)
     for chunk in batches(sorted(in_chroma - indexed), 256):
-        got = kind.collection.get(ids=chunk, include=["metadatas"])
-        index.add(
-            kind.row_of(k, kind.load(m["json"])) for k, m in zip(got["ids"], got["metadatas"], strict=True)
-        )
+        index.add(kind.row_of(k, kind.load(raw)) for k, raw in records_json(kind, chunk).items())
 
 
 def sync_vectors(kind: RecordKind[Any], write: bool) -> int:

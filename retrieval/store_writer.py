@@ -13,6 +13,7 @@ the next ingest, or `store check --repair`. A vector already in Chroma is never 
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ class RecordKind(Generic[T]):
     load: Callable[[str], T]  # the record from its JSON
     vectors: Any  # the searched collection: each distinct vector once, by vector key
     keys: VectorKeys  # record id -> vector key
+    # where records with nothing to embed (no parts) go: a collection never searched by vector
+    bare: Any = None
 
 
 def add_vectors(kind: RecordKind[Any], vectors: dict[str, np.ndarray]) -> int:
@@ -61,21 +64,45 @@ def add_vectors(kind: RecordKind[Any], vectors: dict[str, np.ndarray]) -> int:
     return len(new)
 
 
+def placeholder(key: str) -> list[float]:
+    """The 1-d stand-in vector of a record kept without one (Chroma wants a vector per record): distinct
+    per id, so the unsearched index holds no pile of identical points."""
+    return [int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 2**32]
+
+
+def stored_ids(kind: RecordKind[Any], keys: list[str]) -> set[str]:
+    """Those of `keys` already in Chroma (with a vector, or kept bare)."""
+    present = set(kind.collection.get(ids=keys, include=[])["ids"])
+    rest = [key for key in keys if key not in present]
+    if kind.bare is not None and rest:
+        present |= set(kind.bare.get(ids=rest, include=[])["ids"])
+    return present
+
+
 def write_vectors(
     kind: RecordKind[T], rows: list[tuple[str, str]], embed: Callable[[list[str]], np.ndarray]
 ) -> int:
     """Embed and store in Chroma the (id, JSON) records not in Chroma yet; returns how many were written."""
     keys = [key for key, _ in rows]
-    present = set(kind.collection.get(ids=keys, include=[])["ids"])
+    present = stored_ids(kind, keys)
     todo = [(key, kind.load(raw)) for key, raw in rows if key not in present]
-    if todo:
-        parts = [kind.parts_of(record) for _, record in todo]
-        vectors = combine(parts, embed)
-        vkeys = [content_key(p) for p in parts]
+    parts = [kind.parts_of(record) for _, record in todo]
+    embedded = [(row, p) for row, p in zip(todo, parts, strict=True) if p or kind.bare is None]
+    if embedded:
+        vectors = combine([p for _, p in embedded], embed)
+        vkeys = [content_key(p) for _, p in embedded]
         add_vectors(kind, dict(zip(vkeys, vectors, strict=True)))  # first: a record is searchable once stored
-        ids = [key for key, _ in todo]
-        kind.collection.upsert(ids=ids, embeddings=vectors, metadatas=[kind.meta_of(r) for _, r in todo])
+        ids = [key for (key, _), _ in embedded]
+        kind.collection.upsert(
+            ids=ids, embeddings=vectors, metadatas=[kind.meta_of(r) for (_, r), _ in embedded]
+        )
         kind.keys.add(zip(ids, vkeys, strict=True))
+    if bare := [row for row, p in zip(todo, parts, strict=True) if not p and kind.bare is not None]:
+        kind.bare.upsert(
+            ids=[key for key, _ in bare],
+            embeddings=[placeholder(key) for key, _ in bare],
+            metadatas=[kind.meta_of(r) for _, r in bare],
+        )
     kind.index.pending_done(keys)
     return len(todo)
 

@@ -397,6 +397,41 @@ def test_keyword_plan_finds_rare_terms_beyond_the_scan_cap(tmp_path):
     index.close()
 
 
+def test_spans_without_text_of_their_own_get_no_vector_and_are_still_found(make_store, tmp_path):
+    """An HTTP or DB span (name, attributes, status; no input, output, tool or document text) is embedded
+    nowhere: no vector, no embedder call; it is found by id, trace, filters and keywords, counted, and the
+    check does not call it missing. A span with text in the same trace still gets its vector."""
+    store = make_store()
+    llm = SpanFactory(seed=5).trace(at(0), "Where is my parcel?", "In transit.", service="shipping-bot")
+    root = llm[0]
+    http = Span(
+        trace_id=root.trace_id,
+        span_id="feedfacecafe0001",
+        parent_span_id=root.span_id,
+        service="shipping-bot",
+        name="POST /v1/carrier/track",
+        kind=SpanKind.other,
+        start_time=at(1),
+        attributes={"http.response.status_code": 503, "server.address": "carrier.example"},
+    )
+    misses = store.vector_cache.misses
+    assert store.add_spans([*llm, http]) == AddResult(added=len(llm) + 1)
+    assert store.vector_cache.misses - misses >= 2  # the question and the answer, not the HTTP span
+    key = f"{http.trace_id}:{http.span_id}"
+    assert store._spans.get(ids=[key])["ids"] == []  # no vector
+    assert store.count_spans() == len(llm) + 1
+    assert store.get_span(http.span_id) == http
+    assert http in store.get_trace(root.trace_id) and len(store.get_trace(root.trace_id)) == len(llm) + 1
+    assert http in store.query_spans(service="shipping-bot", kind="other")
+    found = store.search_spans("carrier track 503", k=5, service="shipping-bot")
+    assert found and found[0].span.span_id == http.span_id and found[0].vector_rank is None
+    assert store.search_spans("parcel in transit", k=5, service="shipping-bot")  # the vector side still works
+    spans = next(c for c in store.check() if c.name == "spans")
+    assert (spans.records, spans.bare, spans.problems) == (len(llm), 1, 0)
+    elsewhere = make_store(keyword_dir=tmp_path / "another-machine")  # a keyword index rebuilt from Chroma
+    assert http in elsewhere.query_spans(kind="other") and elsewhere.count_spans() == len(llm) + 1
+
+
 def test_filtered_vector_search_paths_agree_with_exact_search(filled, monkeypatch):
     """Candidates from the filter index, an oversampled unfiltered query, or every matching span: the same
     ranking as an exact search over the matching spans (compared by distance: spans whose texts are the same

@@ -41,6 +41,8 @@ def _open():  # noqa: ANN202 - a TraceStore, imported lazily (chromadb is slow t
 
 def _line(c: CollectionCheck) -> str:
     parts = [f"{c.records} with vectors, {c.indexed} in the keyword index, {c.waiting} waiting for vectors"]
+    if c.bare:
+        parts.append(f"{c.bare} without text of their own (no vector)")
     named = {
         "not in the keyword index": c.not_indexed,
         "keyword rows without a record": c.orphans,
