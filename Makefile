@@ -35,13 +35,18 @@ test-llm: $(STAMP)  ## the LLM path against a real llama.cpp server and SmolLM2-
 	POSTMORTEM_TEST_LLM=1 $(BIN)/python -m pytest tests/test_providers_llamacpp.py -s -p no:cacheprovider
 
 # The trace fixtures made by real instrumentation libraries (tests/fixtures/README.md): their pinned packages go
-# in a venv of their own, never in .venv; the committed output is what the tests read. Needs the package index.
-FIXTURES_VENV := .venv-fixtures
-fixtures:  ## rebuild the trace fixtures with the real instrumentation libraries (own venv, on demand)
-	@test -x $(FIXTURES_VENV)/bin/python || $(PYTHON) -m venv $(FIXTURES_VENV)
-	$(FIXTURES_VENV)/bin/python -m pip install -q -r tests/fixtures/generate/requirements.txt
-	cd tests/fixtures/generate && for script in openllmetry openinference_spans langfuse_sdk; do \
-		$(CURDIR)/$(FIXTURES_VENV)/bin/python $$script.py || exit 1; done
+# in venvs of their own, never in .venv; the committed output is what the tests read. Needs the package index.
+# Three venvs, since the pins cannot share one: the current libraries, OpenLLMetry's last legacy-attribute
+# release, and opentelemetry-instrumentation-openai-v2 (which needs an older SDK).
+define build_fixtures
+	@test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install -q -r tests/fixtures/generate/$(2)
+	cd tests/fixtures/generate && for script in $(3); do $(CURDIR)/$(1)/bin/python $$script.py || exit 1; done
+endef
+fixtures:  ## rebuild the trace fixtures with the real instrumentation libraries (own venvs, on demand)
+	$(call build_fixtures,.venv-fixtures,requirements.txt,openllmetry openinference_spans langfuse_sdk)
+	$(call build_fixtures,.venv-fixtures-legacy,requirements-openllmetry-legacy.txt,openllmetry_legacy)
+	$(call build_fixtures,.venv-fixtures-openai-v2,requirements-openai-v2.txt,openai_v2_logs)
 
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check agent retrieval evals prompts tests benchmarks

@@ -1,7 +1,7 @@
 """Traces made by the real instrumentation libraries, through `postmortem ingest` and back out.
 
-Each fixture (tests/fixtures/traces/, built by tests/fixtures/generate/: OpenLLMetry, OpenInference for openai
-and LangChain, the Langfuse SDK) records the same refund assistant: a call without sampling parameters, a call
+Each fixture (tests/fixtures/traces/, built by tests/fixtures/generate/: OpenLLMetry in its current and legacy
+attribute shapes, OpenInference for openai and LangChain, the Langfuse SDK) records the same refund assistant: a call without sampling parameters, a call
 answered with a `lookup_order` tool call, the call after the tool's result, and (LangChain, Langfuse) a retrieval
 chain. After ingest, `trace show --json`, `search` and `audit` must give back the model, sampling, system prompt,
 messages, output, tool calls and retrieved documents the app sent and received.
@@ -52,6 +52,22 @@ CASES = {
         0.1,
         documents=True,
         document_ids=False,  # its retriever output keeps page_content and metadata only
+        tool_span=True,
+        sampling_extra={"max_tokens": 200},
+    ),
+    # OpenLLMetry 0.54.0, its last release with the legacy indexed attributes (gen_ai.prompt.N.*, llm.*)
+    "openllmetry-legacy": Case(
+        ["otlp_openllmetry_legacy_openai.json"],
+        "openllmetry",
+        0.2,
+        sampling_extra={"top_p": 0.9, "max_tokens": 256},
+    ),
+    "openllmetry-legacy-langchain": Case(
+        ["otlp_openllmetry_legacy_langchain.json"],
+        "openllmetry",
+        0.1,
+        documents=True,
+        document_ids=False,
         tool_span=True,
         sampling_extra={"max_tokens": 200},
     ),

@@ -188,7 +188,9 @@ def _with_event_attributes(attrs: Mapping[str, Any], events: list[SpanEvent]) ->
 
 def _operation(attrs: Mapping[str, Any]) -> tuple[str | None, SpanKind]:
     operation = as_str(attrs.get("gen_ai.operation.name"))
-    if operation is None and attrs.get("llm.request.type") is not None:
+    # OpenLLMetry's LangChain instrumentation (0.54) names its LLM spans' operation `llm_request`, not a GenAI
+    # operation: its llm.request.type (chat, completion) says which
+    if operation not in OPERATION_KINDS and attrs.get("llm.request.type") is not None:
         request_type = str(attrs["llm.request.type"])
         operation = _REQUEST_TYPES.get(request_type, request_type)
     traceloop_kind = as_str(attrs.get("traceloop.span.kind"))
