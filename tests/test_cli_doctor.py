@@ -92,6 +92,27 @@ def test_invalid_setting_and_unreachable_server(env, capsys, monkeypatch):
     assert "POSTMORTEM_CHROMA_URL" in found["store"]["fix"]
 
 
+def test_spans_waiting_for_vectors_are_counted_until_written(env, capsys, monkeypatch):
+    """Spans stored keyword-searchable only (as the live receiver does under load) make the doctor warn with
+    how many still wait; `store embed` writes them, and the doctor and `ingest --json` then say none wait."""
+    from agent.settings import get_settings
+    from agent.store_factory import open_store
+    from tests.spanfactory import SpanFactory, at
+
+    spans = [s for i in range(3) for s in SpanFactory(seed=i).trace(at(i), f"question {i}?", f"answer {i}.")]
+    with open_store(get_settings()) as store:
+        store.add_spans(spans, vectors=False)
+        waiting = store.vectors_pending()
+    assert waiting == len(spans)
+    store_check = checks(run_cli(capsys, monkeypatch, "doctor", "--json"))["store"]
+    assert store_check["status"] == "warn" and f"{waiting} waiting for vectors" in store_check["detail"]
+    assert "store embed" in store_check["fix"]
+    embedded = run_cli(capsys, monkeypatch, "store", "embed", "--json")
+    assert json.loads(embedded.out) == {"vectors_written": waiting, "vectors_pending": 0}
+    store_check = checks(run_cli(capsys, monkeypatch, "doctor", "--json"))["store"]
+    assert store_check["status"] == "ok" and "waiting for vectors" not in store_check["detail"]
+
+
 def test_empty_home_is_a_warning_with_a_first_step(env, capsys, monkeypatch):
     result = run_cli(capsys, monkeypatch, "doctor", "--json")
     assert result.code == 0
