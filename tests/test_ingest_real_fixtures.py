@@ -197,6 +197,15 @@ def test_tool_documents_and_template(ingested):
         template = next(s.prompt_template for s in spans if s.prompt_template)
         assert template.template and template.template.endswith("Policy:\n{context}")
         assert "final-sale" in template.variables["context"].lower()
+        trace_id = next(s.trace_id for s in spans if s.prompt_template)
+        shown = _run(
+            "trace", "show", trace_id
+        ).stdout  # the text and variables, not "prompt template ? version ?"
+        assert (
+            "prompt template: You are the refund assistant" in shown
+            and "template variables: context=" in shown
+        )
+        assert "version ?" not in shown
     if not (case.tool_span or case.documents or case.template):
         assert not any(s.kind in (SpanKind.tool, SpanKind.retrieval) for s in spans)
 

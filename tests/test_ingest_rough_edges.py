@@ -6,6 +6,8 @@ import json
 import shutil
 from datetime import UTC, datetime
 
+import pytest
+
 from retrieval.audit import audit_spans
 from retrieval.ingest import detect_format, iter_file
 from retrieval.ingest.detect import UnknownFormatError
@@ -107,20 +109,25 @@ def test_audit_tells_server_defaults_from_an_instrumentation_gap():
 
 
 def test_console_span_exporter_output_says_what_to_export(tmp_path):
-    printed = {
-        "name": "chat gpt-4.1-mini",
-        "context": {"trace_id": "0x" + "ab" * 16, "span_id": "0x" + "cd" * 8, "trace_state": "[]"},
-        "kind": "SpanKind.CLIENT",
-        "parent_id": None,
-        "start_time": "2026-01-05T12:00:00.000000Z",
-        "attributes": {"gen_ai.operation.name": "chat"},
-    }
+    """What the SDK's own ConsoleSpanExporter prints (pretty JSON objects one after another) is refused with the
+    exporter to use instead, not as an "unknown dialect"."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+
     path = tmp_path / "console.json"
-    path.write_text(json.dumps(printed, indent=4) + "\n" + json.dumps(printed, indent=4) + "\n")
-    try:
+    with path.open("w") as out:
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=out)))
+        tracer = provider.get_tracer("tests")
+        with (
+            tracer.start_as_current_span("invoke_agent refund"),
+            tracer.start_as_current_span("chat gpt-4.1-mini", attributes={"gen_ai.operation.name": "chat"}),
+        ):
+            pass
+        provider.shutdown()
+    assert '"trace_id": "0x' in path.read_text()  # the console exporter's own layout
+    with pytest.raises(UnknownFormatError) as refused:
         detect_format(path)
-        raise AssertionError("read as a known format")
-    except UnknownFormatError as exc:
-        assert "ConsoleSpanExporter" in exc.reason and "OTLP" in exc.reason
+    assert "ConsoleSpanExporter" in refused.value.reason and "OTLP" in refused.value.reason
     (error,) = list(iter_file(path))
     assert isinstance(error, IngestError) and "ConsoleSpanExporter" in error.message
