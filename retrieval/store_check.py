@@ -66,6 +66,14 @@ class CollectionCheck(BaseModel):
         return self.model_copy(update=cut)
 
 
+class CheckReport(BaseModel):
+    """What `postmortem store check` prints: every collection's figures, ids cut to a readable length."""
+
+    ok: bool
+    repaired: bool = False
+    collections: list[CollectionCheck] = Field(default_factory=list)
+
+
 def _all_ids(collection: Any) -> list[str]:
     ids: list[str] = []
     while page := collection.get(include=[], limit=1000, offset=len(ids))["ids"]:

@@ -6,19 +6,22 @@ Bad files or records are reported one line each and the rest is still audited (e
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from agent.cli.common import EXIT_FAILURE, EXIT_USAGE, console, err_console, print_json
 from agent.errors import UserError
-from retrieval.audit import Auditor, AuditReport, ServiceAudit
+
+if TYPE_CHECKING:  # imported where used: keeps `postmortem --help` quick
+    from retrieval.audit import AuditReport, ServiceAudit
 
 _STYLE = {"ok": "green", "partial": "yellow", "missing": "bold red"}
 
 
 def _audit_files(paths: list[str], service: str | None, fmt: str | None, quiet: bool) -> AuditReport:
+    from retrieval.audit import Auditor
     from retrieval.ingest import FORMATS, expand_paths, iter_file
     from retrieval.trace import IngestError, Span, SpanContent
 
@@ -46,6 +49,7 @@ def _audit_files(paths: list[str], service: str | None, fmt: str | None, quiet: 
 def _audit_store(service: str | None) -> AuditReport:
     from agent.settings import get_settings
     from agent.store_factory import open_store
+    from retrieval.audit import Auditor
 
     auditor = Auditor(service)
     with open_store(get_settings()) as store:

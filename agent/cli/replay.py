@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agent.cli.common import console, print_json
-from agent.settings import get_settings
 
 if TYPE_CHECKING:
     from agent.llm.replay import ReplayReport
@@ -53,6 +52,8 @@ def replay_command(
         model=model,
         concurrency=concurrency,
     )
+    from agent.settings import get_settings
+
     report = replay_trace(request, get_settings())
     if as_json:
         print_json(report)

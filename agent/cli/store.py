@@ -3,24 +3,19 @@ keyword index and the ids (and repairs it); `postmortem store embed` writes the 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import BaseModel, Field
 from rich.markup import escape
 
 from agent.cli.common import EXIT_FAILURE, Failure, console, err_console, print_json
-from retrieval.store_check import CollectionCheck
+
+if TYPE_CHECKING:  # numpy and the store's modules load only when a command runs
+    from retrieval.store_check import CollectionCheck
 
 store_app = typer.Typer(
     help="Check and repair the store, write the vectors still waiting.", no_args_is_help=True
 )
-
-
-class CheckReport(BaseModel):
-    ok: bool
-    repaired: bool = False
-    collections: list[CollectionCheck] = Field(default_factory=list)
 
 
 def register(app: typer.Typer) -> None:
@@ -66,6 +61,8 @@ def check_command(
 ) -> None:
     """Verify that every record has a readable vector the index finds, and that Chroma and the keyword
     index hold the same ids. Exit 1 if a problem remains."""
+    from retrieval.store_check import CheckReport
+
     store = _open()
     try:
         collections = store.check(repair=repair, deep=not quick)
