@@ -132,6 +132,8 @@ class KeywordIndex:
             CREATE VIRTUAL TABLE IF NOT EXISTS {t}_vocab USING fts5vocab({t}_fts, row);
             CREATE TABLE IF NOT EXISTS {t}_df (term TEXT PRIMARY KEY, doc INTEGER, at_rows INTEGER);
             CREATE TABLE IF NOT EXISTS {t}_pending (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, json TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS {t}_stamps (id TEXT PRIMARY KEY, at REAL NOT NULL);
+            CREATE TABLE IF NOT EXISTS keyword_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
             PRAGMA user_version = {SCHEMA_VERSION};
             """
         )
@@ -197,10 +199,36 @@ class KeywordIndex:
                 raise
         return added
 
+    def meta(self, key: str) -> str | None:
+        """A value kept beside the indexes in this file (this machine's writer id, sync marks)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM keyword_meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO keyword_meta VALUES (?, ?)", (key, value))
+
     def remove(self, ids: Iterable[str]) -> None:
         """Forget rows (their FTS entries stay as unreachable orphans: contentless FTS cannot delete)."""
+        gone = [(i,) for i in ids]
         with self._lock:
-            self._db.executemany(f"DELETE FROM {self._t} WHERE id = ?", [(i,) for i in ids])
+            self._db.executemany(f"DELETE FROM {self._t} WHERE id = ?", gone)
+            self._db.executemany(f"DELETE FROM {self._t}_stamps WHERE id = ?", gone)
+
+    def stamps(self, ids: Sequence[str]) -> dict[str, float]:
+        """When the version of each record indexed here was written (as another writer stamped it)."""
+        out: dict[str, float] = {}
+        with self._lock:
+            for i in range(0, len(ids), 500):
+                chunk = list(ids[i : i + 500])
+                sql = f"SELECT id, at FROM {self._t}_stamps WHERE id IN ({','.join('?' * len(chunk))})"
+                out.update(self._db.execute(sql, chunk))
+        return out
+
+    def set_stamps(self, stamps: dict[str, float]) -> None:
+        with self._lock:
+            self._db.executemany(f"INSERT OR REPLACE INTO {self._t}_stamps VALUES (?, ?)", stamps.items())
 
     # ---- records waiting for their vectors -----------------------------------------------------------
 
@@ -278,12 +306,14 @@ class KeywordIndex:
         return out
 
     def _bm25(self, expression: str, where: str, args: list[object], limit: int) -> list[str]:
-        """Best `limit` ids for a MATCH expression, scoring at most scan_cap matches (newest first)."""
+        """Best `limit` ids for a MATCH expression, scoring at most scan_cap matches (newest first). Equal
+        scores go by id, so two machines whose indexes hold the same records in another order (a shared
+        Chroma server) rank them alike."""
         t = self._t
         sql = (
             f"SELECT id FROM (SELECT r.id AS id, bm25({t}_fts, 2.0, 1.0) AS score "
             f"FROM {t}_fts JOIN {t} r ON r.rid = {t}_fts.rowid WHERE {t}_fts MATCH ? AND {where} "
-            f"ORDER BY {t}_fts.rowid DESC LIMIT ?) ORDER BY score LIMIT ?"
+            f"ORDER BY {t}_fts.rowid DESC LIMIT ?) ORDER BY score, id LIMIT ?"
         )
         return [row[0] for row in self._db.execute(sql, [expression, *args, self.scan_cap, limit])]
 
