@@ -7,8 +7,8 @@ vector similarity and BM25 by reciprocal rank (k=60); the same filters apply to 
 Writes go to the keyword index first, each new record's JSON queued beside it for its vector
 (`store_writer`): a record is found by id, filters and keywords at once, by meaning once its vector is in
 Chroma (`store_read` reads either). Chroma, holding every record with its vector and JSON, stays the durable
-copy: before a read the keyword index is compared with it and completed (`store_sync`), so spans added to a
-shared server from another machine become keyword-searchable too. One process writes a store at a time
+copy: before a read the keyword index is compared with it and completed (`store_sync`), so spans added to (or
+rewritten on) a shared server from another machine become keyword-searchable too. One process writes a store at a time
 (`store_lock`); each distinct text is embedded once (`vector_cache`, a table in the keyword-index file).
 
 This module is the facade: opening (`store_chroma`), the write path and upkeep; reads and searches delegate.
@@ -54,7 +54,7 @@ from retrieval.store_records import (
     span_metadata,
     span_row,
 )
-from retrieval.store_sync import SyncClock, sync_index, sync_vectors
+from retrieval.store_sync import SyncClock, stamped, sync_index, sync_vectors, writer_id
 from retrieval.store_writer import RecordKind, VectorFiller, add_records, batches, write_vectors
 from retrieval.trace import PostmortemDoc, Span, SpanContent, SpanKind
 from retrieval.vector_cache import VectorCache, embedder_identity
@@ -112,9 +112,10 @@ class TraceStore:
         self.keyword_file = keyword_file
         self._path = path
         self._closed = False
-        self._clock = SyncClock()
+        self._clock = SyncClock(shared=path is None)
         self._span_index = KeywordIndex(keyword_file, "spans")
         self._pm_index = KeywordIndex(keyword_file, "postmortems")
+        self._writer = writer_id(self._span_index)  # stamped on what this machine stores (store_sync)
         self._span_keys = VectorKeys(keyword_file, "spans")
         self._pm_keys = VectorKeys(keyword_file, "postmortems")
         self.vector_cache = VectorCache(keyword_file, embedder_identity(embedder))
@@ -153,14 +154,15 @@ class TraceStore:
 
     def _span_kind(self) -> RecordKind[Span]:
         return RecordKind(
-            self._spans, self._span_index, span_key, span_vector_parts, span_metadata, span_row,
+            self._spans, self._span_index, span_key, span_vector_parts, stamped(span_metadata, self._writer), span_row,
             _dump, Span.model_validate_json, self._chroma.span_vectors, self._span_keys,
             self._chroma.bare_spans,
         )  # fmt: skip
 
     def _pm_kind(self) -> RecordKind[PostmortemDoc]:
         return RecordKind(
-            self._pms, self._pm_index, postmortem_key, postmortem_vector_parts, postmortem_metadata, postmortem_row,
+            self._pms, self._pm_index, postmortem_key, postmortem_vector_parts, stamped(postmortem_metadata, self._writer),
+            postmortem_row,
             _dump, PostmortemDoc.model_validate_json, self._chroma.postmortem_vectors, self._pm_keys,
         )  # fmt: skip
 
@@ -185,7 +187,7 @@ class TraceStore:
         vectors: bool = True,
     ) -> AddResult:
         with self.writing():
-            sync_index(kind())
+            sync_index(kind(), self._clock.shared)
             sync_vectors(kind(), write=True)
             if not vectors:
                 return add_records(kind(), items, batch_size, None)
@@ -228,7 +230,7 @@ class TraceStore:
         The merged span is queued before the old one leaves Chroma, so a reader (who looks in the queue first)
         finds one version or the other throughout; the new vectors are written after the old ones are gone."""
         kind = self._span_kind()
-        sync_index(kind)
+        sync_index(kind, self._clock.shared)
         sync_vectors(kind, write=True)
         keys = sorted(kind.index.existing(self._content.keys()))
         attached = 0
