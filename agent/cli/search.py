@@ -32,6 +32,7 @@ def _span_rows(hits: list[Any], query: str) -> list[dict[str, Any]]:
             "score": round(hit.score, 6),
             "vector_rank": hit.vector_rank,
             "keyword_rank": hit.keyword_rank,
+            "exact": hit.exact,
             "trace_id": hit.span.trace_id,
             "span_id": hit.span.span_id,
             "kind": hit.span.kind.value,
