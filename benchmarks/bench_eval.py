@@ -20,9 +20,7 @@ def _once(samples, embedder, settings, workdir: Path):  # noqa: ANN001, ANN202
 
     solver = AgentSolver(embedder=embedder, settings=settings, workdir=workdir)
     started = time.perf_counter()
-    if os.environ.get("BENCH_EVAL_PRIME", "1") == "1":
-        solver.prime(samples)
-    runs = run_eval(samples, solver)
+    runs = run_eval(samples, solver, prime=os.environ.get("BENCH_EVAL_PRIME", "1") == "1")
     return runs, time.perf_counter() - started
 
 

@@ -452,10 +452,13 @@ def test_cached_embedder_returns_the_same_vectors_and_persists(embedder, tmp_pat
     )  # another model misses
 
 
-def test_prime_embeds_every_case_text_ahead_so_ingest_embeds_none(samples, embedder, tmp_home, tmp_path):
+def test_prime_embeds_every_case_text_ahead_so_ingest_embeds_none(
+    samples, embedder, tmp_home, tmp_path, monkeypatch
+):
     """The run's cases share one vector cache, filled ahead in large batches: ingesting a case then embeds no
     span text (what is left to embed is the agent's own: queries and whole texts its detectors compare)."""
     from agent.settings import get_settings
+    from evals.harness import runner
     from evals.harness.embedcache import CachedEmbedder
     from evals.harness.runner import AgentSolver, read_case_traces
     from retrieval.render import span_vector_parts
@@ -474,7 +477,10 @@ def test_prime_embeds_every_case_text_ahead_so_ingest_embeds_none(samples, embed
     assert solver.prime(cases) == len(embedded) and set(embedded) >= parts and len(parts) > 10
     assert solver.prime(cases) == 0  # each text once
     embedded.clear()
+    read_again: list[str] = []
+    monkeypatch.setattr(runner, "read_case_traces", lambda sample: read_again.append(sample.id))
     run = solver(cases[0])
+    assert read_again == []  # the records read when priming are the ones ingested: each file parsed once
     assert run.error is None and run.spans > 10
     assert not set(embedded) & parts
     cached.close()

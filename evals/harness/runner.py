@@ -121,10 +121,12 @@ class AgentSolver:
         self.provider = None if provider in (None, "offline") else provider
         self.workdir = workdir
         self.compare_offline = compare_offline and self.provider is not None
+        self._read: dict[str, tuple[list[Span], list[PostmortemDoc], list[str]]] = {}  # primed, not yet run
 
     def prime(self, samples: Sequence[Sample]) -> int:
-        """Embed the vector texts of every case's records ahead of the cases, when the embedder caches
-        them (`CachedEmbedder.prime`); returns how many texts were embedded."""
+        """Embed the vector texts of these cases' records ahead of them, when the embedder caches them
+        (`CachedEmbedder.prime`); returns how many texts were embedded. The records read are kept for the
+        cases' own runs (each case file is parsed once): prime a few cases at a time (`run_eval`)."""
         from retrieval.render import postmortem_vector_parts, span_vector_parts
 
         prime = getattr(self.embedder, "prime", None)
@@ -133,16 +135,17 @@ class AgentSolver:
         texts: dict[str, None] = {}
         for sample in samples:
             try:
-                spans, docs, _ = read_case_traces(sample)
+                spans, docs, errors = read_case_traces(sample)
             except Exception:  # noqa: BLE001 - the case itself reports it when it runs
                 continue
+            self._read[sample.id] = (spans, docs, errors)
             parts = [*map(span_vector_parts, spans), *map(postmortem_vector_parts, docs)]
             texts.update((text, None) for groups in parts for group in groups for text in group)
         return int(prime(list(texts)))
 
     def __call__(self, sample: Sample) -> CaseRun:
         try:
-            spans, docs, errors = read_case_traces(sample)
+            spans, docs, errors = self._read.pop(sample.id, None) or read_case_traces(sample)
         except Exception as exc:  # an unreadable case is scored as failed, like any other broken case
             return CaseRun(case_id=sample.id, error=f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
         run = self.solve(sample.id, sample.incident, spans, docs)
@@ -227,14 +230,23 @@ def _close(store: Any) -> None:
 ProgressFn = Callable[[Sample, CaseRun], None]
 
 
+PRIME_CASES = 16  # cases primed together: large embedding batches, a bounded number of cases' records held
+
+
 def run_eval(
-    samples: Sequence[Sample], solver: Solver, *, progress: ProgressFn | None = None
+    samples: Sequence[Sample], solver: Solver, *, progress: ProgressFn | None = None, prime: bool = True
 ) -> list[CaseRun]:
-    """Solve every sample in order; each case's failure is recorded, never raised."""
+    """Solve every sample in order; each case's failure is recorded, never raised. With prime (and a solver
+    that can), every PRIME_CASES cases' texts are embedded together before those cases run."""
     runs: list[CaseRun] = []
-    for sample in samples:
-        run = solver(sample)
-        runs.append(run)
-        if progress is not None:
-            progress(sample, run)
+    primer = getattr(solver, "prime", None) if prime else None
+    for start in range(0, len(samples), PRIME_CASES):
+        chunk = samples[start : start + PRIME_CASES]
+        if callable(primer):
+            primer(chunk)
+        for sample in chunk:
+            run = solver(sample)
+            runs.append(run)
+            if progress is not None:
+                progress(sample, run)
     return runs

@@ -165,8 +165,7 @@ def solve_cases(
             workdir=request.workdir,
             compare_offline=True,
         )
-        solver.prime(samples)
-        runs = run_eval(samples, solver, progress=progress)
+        runs = run_eval(samples, solver, progress=progress)  # primes the vector cache a few cases ahead
         where = "from the eval cache" if request.use_cache else "within this run"
         notes.append(f"span vectors: {cached.hits} reused {where}, {cached.misses} embedded")
         return runs
