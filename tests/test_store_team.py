@@ -189,46 +189,67 @@ def test_a_span_rewritten_on_one_home_reads_the_same_on_the_other(homes):
     assert "lookup_order" in shown and "refund assistant of Acme" in shown
 
 
-def test_a_receiver_on_one_home_and_the_cli_on_the_other(homes):
-    """`postmortem receive` on home A (the real SDK exporters, protobuf spans then gzip GenAI events); the CLI
-    on home B finds the failed call by its error text and shows its trace with the content joined on A."""
+@contextlib.contextmanager
+def receiving(home: Home) -> Iterator[Any]:
+    """`serve_otlp` (the core of `postmortem receive`) for this home on an ephemeral port of 127.0.0.1."""
     from agent.otlp_receiver import receiver_config, serve_otlp
-    from tests.otlpkit import log_exporter, record_chats, span_exporter
 
-    a, b = homes
-    error = "ECONNRESET billing-hook-7731"
-    with a.env():
+    with home.env():
         settings = get_settings()
-    ready: list = []
+    ready: list[Any] = []
+    done: list[Any] = []
     stop = threading.Event()
+    config = receiver_config(settings, "127.0.0.1", 0, None)
     thread = threading.Thread(
-        target=lambda: serve_otlp(
-            settings, receiver_config(settings, "127.0.0.1", 0, None), print, ready.append, stop
-        )
+        target=lambda: done.append(serve_otlp(settings, config, print, ready.append, stop))
     )
     thread.start()
     try:
         while not ready and thread.is_alive():
             thread.join(0.05)
-        receiver = ready[0]
-        base = "http://{}:{}".format(*receiver.address)
-        recorded = record_chats("refund-bot", 4, error_text=error)
-        assert span_exporter(base).export(recorded.spans) == SpanExportResult.SUCCESS
-        assert log_exporter(base, gzip_it=True).export(recorded.logs) == LogRecordExportResult.SUCCESS
-        deadline = (
-            time.monotonic() + 60
-        )  # stored, and every vector written: only then do other machines see it
-        while not (receiver.writer.idle() and not receiver.writer.store.vectors_pending()):
-            assert time.monotonic() < deadline, "the receiver did not write what it accepted in time"
-            time.sleep(0.1)
-        failed = next(s for s in recorded.spans if s.status.description == error)
-        found_b = _json(b.run("search", error, "--json"))
-        assert found_b == _json(a.run("search", error, "--json"))  # A's CLI beside A's receiver
-        assert found_b[0]["span_id"] == f"{failed.context.span_id:016x}" and found_b[0]["exact"]
-        trace_id = f"{failed.context.trace_id:032x}"
-        shown = _json(b.run("trace", "show", trace_id, "--json"))
-        assert shown == _json(a.run("trace", "show", trace_id, "--json"))
-        assert "refund order A-1003" in json.dumps(shown)  # the GenAI event A received joined its span
+        yield ready[0]
     finally:
         stop.set()
         thread.join(60)
+    assert done and done[0].writer.store_failures == 0
+
+
+def _written(receiver: Any) -> None:
+    """Until all it accepted is stored with its vector: only then do other machines see it."""
+    deadline = time.monotonic() + 60
+    while not (receiver.writer.idle() and not receiver.writer.store.vectors_pending()):
+        assert time.monotonic() < deadline, "the receiver did not write what it accepted in time"
+        time.sleep(0.1)
+
+
+def test_a_receiver_on_each_home_and_the_cli_on_both(homes):
+    """`postmortem receive` on each home (the real SDK exporters: protobuf spans, then gzip GenAI events), each
+    sent another service's calls; the CLI on either home finds each failed call by its error text and shows
+    its trace with the content joined on the home that received it, alike."""
+    from tests.otlpkit import log_exporter, record_chats, span_exporter
+
+    a, b = homes
+    sent = {
+        a: ("refund-bot", 4, "ECONNRESET billing-hook-7731"),
+        b: ("billing-bot", 6, "E_QUOTA_EXCEEDED q-9"),
+    }
+    recorded = {}
+    with receiving(a) as receiver_a, receiving(b) as receiver_b:
+        for home, receiver in ((a, receiver_a), (b, receiver_b)):
+            service, n, error = sent[home]
+            base = "http://{}:{}".format(*receiver.address)
+            recorded[home] = record_chats(service, n, error_text=error)
+            assert span_exporter(base).export(recorded[home].spans) == SpanExportResult.SUCCESS
+            logs = recorded[home].logs
+            assert log_exporter(base, gzip_it=True).export(logs) == LogRecordExportResult.SUCCESS
+        _written(receiver_a)
+        _written(receiver_b)
+        for home, (_, n, error) in sent.items():
+            failed = next(s for s in recorded[home].spans if s.status.description == error)
+            found = _json(a.run("search", error, "--json"))
+            assert found == _json(b.run("search", error, "--json")), error
+            assert found[0]["span_id"] == f"{failed.context.span_id:016x}" and found[0]["exact"], error
+            trace_id = f"{failed.context.trace_id:032x}"
+            shown = _json(a.run("trace", "show", trace_id, "--json"))
+            assert shown == _json(b.run("trace", "show", trace_id, "--json"))
+            assert f"refund order A-{1000 + n - 1}" in json.dumps(shown)  # the event joined on its receiver
