@@ -302,6 +302,12 @@ def test_a_weak_model_on_a_small_budget_takes_part_without_making_the_draft_wors
         assert INVENTED not in json.dumps(draft.model_dump(mode="json"))
         assert [request_mode(r.path, r.body) for r in server.requests] == ["json_schema", "tools", "tools"]
         assert server.requests[-1].body["max_tokens"] == 1200  # the small budget's narrative ceiling
+        # the classification's wire schema is bounded too (a grammar then ends within its 1,000-token ceiling)
+        classify = server.requests[1].body
+        layer = classify["tools"][0]["function"]["parameters"]["$defs"]["LayerAnswer"]["properties"]
+        assert classify["max_tokens"] == 1000
+        assert layer["rationale"]["maxLength"] == 240 and layer["evidence"]["maxItems"] == 3
+        assert all(resolves(ref, store, incident) for ref in layer["evidence"]["items"]["enum"])
         refs, offline_refs = all_citations(draft), all_citations(offline.draft)
         valid = sum(resolves(ref, store, incident) for ref in refs)
         offline_valid = sum(resolves(ref, store, incident) for ref in offline_refs)

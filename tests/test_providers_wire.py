@@ -156,6 +156,7 @@ def test_client_errors_are_not_retried(server, kind):
     assert len(server.requests) == 1
     assert "HTTP 401" in info.value.reason and "refused the API key" in info.value.reason
     assert "invalid x-api-key" not in info.value.reason and "invalid x-api-key" in info.value.detail
+    assert "attempt" not in info.value.reason  # one attempt is not "gave up after 1 attempts"
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])

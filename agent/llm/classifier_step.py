@@ -8,13 +8,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.llm.prompt import build_prompt
+from agent.llm.prompt import SMALL_BUDGET, build_prompt
 from agent.llm.schemas import ClassificationAnswer, LayerAnswer
 from agent.llm.structured import ask_checked
 from agent.models import LAYERS, Classification, Evidence, Finding, Incident, LayerAssessment
 from agent.providers.base import Provider, Usage
 
 CLASSIFY_MAX_TOKENS = 4000  # room for reasoning models, whose thinking counts against it
+# Below prompt.SMALL_BUDGET (a small local model, often on a CPU at a few tokens a second) the answer's wire schema
+# is bounded (schemas.with_ids: about 450 tokens), so a model that rambles is cut here, not minutes later.
+SMALL_CLASSIFY_MAX_TOKENS = 1000
 DEFAULT_BUDGET = 24_000
 
 
@@ -62,7 +65,8 @@ def classify_checked(
         similar=similar,
         budget=budget,
         schema=ClassificationAnswer,
-        max_tokens=max_tokens or CLASSIFY_MAX_TOKENS,
+        max_tokens=max_tokens
+        or (SMALL_CLASSIFY_MAX_TOKENS if budget < SMALL_BUDGET else CLASSIFY_MAX_TOKENS),
     )
 
     def check(answer: ClassificationAnswer) -> tuple[Checked, list[str]]:

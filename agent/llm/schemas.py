@@ -132,10 +132,17 @@ def narrative_sections(answer: BaseModel) -> list[SectionAnswer]:
     ]
 
 
+# The classification on a small budget, bounded the same way: 4 layers x (a rationale of at most 240 characters
+# and at most 3 ids) is about 450 tokens, within the small budget's classification ceiling (classifier_step.py).
+WIRE_RATIONALE_CHARS = 240
+WIRE_LAYER_CITES = 3
+
+
 def with_ids(schema: type[A], ids: Sequence[str]) -> type[A]:
     """`schema` whose JSON schema (what the server sees) lists `ids` as an enum where a layer cites evidence, so a
     server that turns the schema into a grammar (llama.cpp), or strict structured output, cannot produce an id that
-    was not sent. Validation still takes any string: from a server that does not enforce the schema, the checker
+    was not sent; a layer's rationale and ids are bounded too, so a grammar-constrained small model ends within
+    its output ceiling. Validation still takes any string: from a server that does not enforce the schema, the checker
     drops an id that was not sent (and says so) instead of the whole answer failing. Used on small budgets, where
     the enum costs a few tokens per id (agent/llm/prompt.py counts them)."""
     if not ids or not issubclass(schema, ClassificationAnswer):
@@ -146,7 +153,10 @@ def with_ids(schema: type[A], ids: Sequence[str]) -> type[A]:
         @classmethod
         def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
             out = super().model_json_schema(*args, **kwargs)
-            out["$defs"]["LayerAnswer"]["properties"]["evidence"]["items"] = {"type": "string", "enum": enum}
+            layer = out["$defs"]["LayerAnswer"]["properties"]
+            layer["evidence"].update(items={"type": "string", "enum": enum}, maxItems=WIRE_LAYER_CITES)
+            layer["rationale"]["maxLength"] = WIRE_RATIONALE_CHARS
+            out["properties"]["layers"]["maxItems"] = 4  # one per layer
             return out
 
     Listed.__name__ = Listed.__qualname__ = schema.__name__
