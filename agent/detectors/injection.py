@@ -1,6 +1,8 @@
 """Prompt-injection patterns in inputs (user text, retrieved documents, tool results) and whether the output
-obeyed them: it contains what the injection asked for, takes on the persona it imposed, or leaks the system
-prompt. Attempts the model resisted are reported weakly (they are not the cause)."""
+obeyed them: it contains what the injection asked for, takes on the persona it imposed, leaks the system
+prompt, or acts on it (an agent's later tool call or output carries an identifier -- a variable name, an address --
+that only the injected text gave it: neither the request nor the instructions). Attempts the model resisted are
+reported weakly (they are not the cause)."""
 
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ from agent.detectors.stats import novelty
 from agent.detectors.text import INJECTION, REFUSAL, around, injection_asks, norm, tokens
 from agent.models import Finding, doc_ref, span_ref
 from agent.thresholds import T
-from retrieval.trace import Span
+from retrieval.trace import Span, SpanKind
 
 NAME = "injection"
 _PERSONA = re.compile(r"\byou are now (?:an? |the )?([\w-]+(?: [\w-]+){0,2})", re.IGNORECASE)
+# identifiers an instruction can hand an agent: snake/upper-case names (variables, secrets), e-mail addresses
+_IDENTIFIER = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b|\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 
 
 @dataclass
@@ -54,7 +58,7 @@ def _leaks(answer: Span) -> bool:
     return any(" ".join(out[i : i + n]) in grams for i in range(len(out) - n + 1))
 
 
-def _obeyed(answer: Span, injected: str) -> str | None:
+def _obeyed(ctx: DetectorContext, answer: Span, injected: str, source: Span | None) -> str | None:
     output = norm(answer.output_text).lower()
     if REFUSAL.search(answer.output_text) and len(output) < T.injection_refusal_chars:
         return None
@@ -66,6 +70,29 @@ def _obeyed(answer: Span, injected: str) -> str | None:
         return f"the output takes on the imposed persona ({persona.group(1)})"
     if _leaks(answer):
         return "the output repeats the system prompt"
+    return _acted_on(ctx, answer, injected, source)
+
+
+def _acted_on(ctx: DetectorContext, answer: Span, injected: str, source: Span | None) -> str | None:
+    """An identifier only the injected text gave (not the request, not the instructions) that shows up in a tool
+    call or model output after the injected input reached the agent: it acted on the injection."""
+    known = f"{ctx.request_text(answer)}\n{system_text(answer)}".lower()
+    given = {
+        m.group(0)
+        for m in _IDENTIFIER.finditer(injected)
+        if len(m.group(0)) >= T.injection_min_ask_chars and m.group(0).lower() not in known
+    }
+    if not given:
+        return None
+    after = source.start_time if source is not None else answer.start_time
+    for s in ctx.traces.get(answer.trace_id, []):
+        if s is source or s.start_time < after or (s.start_time > answer.start_time and s is not answer):
+            continue
+        acted = (s.tool.arguments or "") if s.tool else s.output_text if s.kind == SpanKind.llm else ""
+        hit = next((g for g in sorted(given) if g.lower() in acted.lower()), None)
+        if hit:
+            what = f"a call of {s.tool.name or s.name}" if s.tool else "the model's output"
+            return f'it acted on it: {what} carries "{hit}", which only the injected text gave'
     return None
 
 
@@ -88,9 +115,9 @@ def attempts(ctx: DetectorContext, answers: list[Span]) -> list[Attempt]:
             if any(norm(injected) in s or s in norm(injected) for s in seen):
                 continue  # the same injected text, already attributed to where it came from
             seen.add(norm(injected))
-            out.append(
-                Attempt(answer, vector, ref, around(text, match.group(0), 200), _obeyed(answer, injected))
-            )
+            source = ctx.by_id.get(ref.split(":", 1)[1]) if vector == "tool" else None
+            obeyed = _obeyed(ctx, answer, injected, source)
+            out.append(Attempt(answer, vector, ref, around(text, match.group(0), 200), obeyed))
     return out
 
 

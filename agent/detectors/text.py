@@ -108,7 +108,13 @@ INJECTION = re.compile(
     r"\byour (?:new |real |only )?(?:objective|goal|task|role|job|purpose) (?:is|now is) to\b|"
     r"\b(?:end|start|begin|finish) (?:each|every|all|your) (?:responses?|answers?|replies|reply|messages?)"
     r"(?: with)?\b|\bfrom now on,? (?:you|always|never|only)\b|\bagree with (?:anything|everything)\b|"
-    r"\bpretend (?:to be|you are|that you)\b)",
+    r"\bpretend (?:to be|you are|that you)\b|"
+    # text inside data that addresses the AI reading it: the shape of an indirect injection
+    r"\b(?:note|message|instructions?|notice|attention)\s*(?:to|for)\s*(?:any |all |the )?(?:ai|llms?|language "
+    r"models?|(?:ai|automated|coding) (?:assistants?|agents?))\b|"
+    r"\b(?:ai|llm|automated) (?:agents?|assistants?|models?|bots?),? (?:reading|processing|parsing|summari[sz]ing|"
+    r"handling|that (?:read|process|parse|summari[sz]e)) (?:this|these|the following)\b|"
+    r"\bif you are an? (?:ai|llm|language model|assistant|bot|agent)\b)",
     re.IGNORECASE,
 )
 # what an injection asks the model to emit: quoted text, or what follows "say/respond with/include ..."
