@@ -14,11 +14,17 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from agent.investigate.protocol import ask_turn, schema_tokens, tool_message, turn_overhead
+from agent.investigate.protocol import (
+    ask_turn,
+    schema_tokens,
+    small_answer_schema,
+    tool_message,
+    turn_overhead,
+)
 from agent.investigate.state import InvestigationContext, InvestigationState, PendingCall
 from agent.investigate.tools import ANSWER_TOOL, run_tool, signature
 from agent.llm import blocks
-from agent.llm.schemas import ClassificationAnswer, with_ids
+from agent.llm.schemas import ClassificationAnswer
 from agent.models import ToolCallRecord
 from agent.providers.base import ChatMessage, ChatRequest, ProviderError, Usage
 from agent.providers.tokens import estimate_request_tokens
@@ -224,7 +230,7 @@ def conclude(state: InvestigationState, runtime: Runtime[InvestigationContext]) 
     rows = [blocks.line({"id": ref}) for ref in ids]
     recap = blocks.block("ids_seen", rows, blocks.boundary_for(rows))
     ask = ChatMessage(role="user", content=f"{FINAL_ASK.format(why=why)}\nIds you saw:\n{recap}")
-    schema = with_ids(ClassificationAnswer, ids) if ctx.budget.small else ClassificationAnswer
+    schema = small_answer_schema(ids) if ctx.budget.small else ClassificationAnswer
     request = fit([*flatten(state["messages"]), ask], ctx.system, ctx, schema_tokens(schema))
     if request is None:
         return {"stopped": "no_room"}

@@ -12,11 +12,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from agent.investigate.state import PendingCall, Protocol
 from agent.investigate.tools import ANSWER_TOOL, SmallToolName, ToolName, lean_schema, tool_specs
-from agent.llm.schemas import ClassificationAnswer
+from agent.llm.schemas import ClassificationAnswer, LayerAnswer
 from agent.providers.base import ChatMessage, ChatRequest, Provider, ProviderError, Usage
 from agent.providers.modes import extract_json
 from agent.providers.tokens import estimate_tokens
@@ -56,20 +56,22 @@ class ActionArgs(BaseModel):
 
 
 class SmallArgs(BaseModel):
-    """The arguments of the small budget's tools (tools.SMALL_TOOLS) in one flat object."""
+    """The arguments of the small budget's tools (tools.SMALL_TOOLS) in one flat object. Every string has a
+    maxLength: a server that turns the schema into a grammar (llama.cpp) then closes it (SmolLM2-135M, left free,
+    wrote one search text until the output ceiling cut the JSON)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=lean_schema)
 
-    text: str = ""
-    service: str = ""
-    kind: str = ""
+    text: str = Field("", max_length=60)
+    service: str = Field("", max_length=40)
+    kind: str = Field("", max_length=12)
     errors_only: bool = False
     bad_only: bool = False
     limit: int = 10
-    id: str = ""
-    version_a: str = ""
-    version_b: str = ""
-    name: str = ""
+    id: str = Field("", max_length=48)  # span:<16 hex> or doc:span:<16 hex>:<n>
+    version_a: str = Field("", max_length=20)
+    version_b: str = Field("", max_length=20)
+    name: str = Field("", max_length=40)
 
 
 class Action(BaseModel):
@@ -200,3 +202,22 @@ def turn_overhead(protocol: Protocol, small: bool) -> int:
         return json_cost
     tools = sum(estimate_tokens(s.model_dump_json()) + TOOL_WRAPPER_TOKENS for s in tool_specs(small))
     return max(json_cost, tools)
+
+
+SMALL_RATIONALE_CHARS = 200  # one or two sentences: 4 layers then fit a small model's output ceiling
+SMALL_LAYER_IDS = 4  # evidence ids per layer
+
+
+def small_answer_schema(ids: list[str]) -> type[ClassificationAnswer]:
+    """The classification asked at the end of a small-budget investigation: the ids it may cite are those it saw
+    (an enum), each rationale and id list bounded and exactly four layers, so a grammar-constrained small model
+    ends its answer within the output ceiling."""
+    cited = list[Literal[tuple(ids)]] if ids else list[str]  # type: ignore[valid-type]
+    layer = create_model(
+        "LayerAnswer",
+        __base__=LayerAnswer,
+        rationale=(str, Field(max_length=SMALL_RATIONALE_CHARS)),
+        evidence=(cited, Field(max_length=SMALL_LAYER_IDS)),
+    )
+    layers = (list[layer], Field(min_length=4, max_length=4))  # type: ignore[valid-type]
+    return create_model("ClassificationAnswer", __base__=ClassificationAnswer, layers=layers)  # type: ignore[return-value]
