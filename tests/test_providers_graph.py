@@ -230,7 +230,11 @@ def test_a_weak_model_cannot_make_the_classification_worse_than_offline(demo_dir
             return model_that_reads_the_prompt(path, body)
         one = {"layer": "data", "role": "primary", "confidence": "likely", "rationale": "data data data",
                "evidence": sent_ids(body)[:1]}  # fmt: skip
-        return answer_as_asked(path, body, {"primary": "data", "layers": [one]})
+        # a claim without evidence: the checker demotes it to unknown, the offline role of this layer, and the
+        # merge still keeps the offline assessment (rationale included), not the demoted claim
+        bare = {"layer": "model", "role": "contributing", "confidence": "likely", "rationale": "model model",
+                "evidence": []}  # fmt: skip
+        return answer_as_asked(path, body, {"primary": "data", "layers": [one, bare]})
 
     with FakeLLMServer(responder=weak) as server:
         result, store, _, _ = run_draft(demo_dir, tmp_path / "weak", embedder, server)
@@ -244,6 +248,8 @@ def test_a_weak_model_cannot_make_the_classification_worse_than_offline(demo_dir
         notes = " | ".join(draft.notes)
         assert "layers assessed by the model: data" in notes
         assert "prompt (not assessed by the model)" in notes and "prompt: not assessed by the model" in notes
+        assert before["model"].role == "unknown"  # the demo's offline draft: the demotion lands on its role
+        assert "model (the model's claim cited no evidence that was sent)" in notes
         assert "> Note: classification: kept from the offline analysis" in draft.markdown
     finally:
         store.close()
@@ -301,7 +307,7 @@ def test_a_weak_model_on_a_small_budget_takes_part_without_making_the_draft_wors
         assert by_key["summary"] != before["summary"]
         assert INVENTED not in json.dumps(draft.model_dump(mode="json"))
         assert [request_mode(r.path, r.body) for r in server.requests] == ["json_schema", "tools", "tools"]
-        assert server.requests[-1].body["max_tokens"] == 1200  # the small budget's narrative ceiling
+        assert server.requests[-1].body["max_tokens"] == 600  # the small budget's narrative ceiling
         # the classification's wire schema is bounded too (a grammar then ends within its 1,000-token ceiling)
         classify = server.requests[1].body
         layer = classify["tools"][0]["function"]["parameters"]["$defs"]["LayerAnswer"]["properties"]

@@ -389,8 +389,8 @@ def test_a_compact_narrative_on_a_small_budget_is_judged_sentence_by_sentence(se
     assert set(sentence["cites"]["items"]["enum"]) == {e.id for e in evidence()} | {
         "report:1"
     }  # the ids sent
-    assert sentence["text"]["maxLength"] == 200 and "quote" not in sentence
-    assert server.requests[0].body["max_completion_tokens"] == 1200  # the small budget's output ceiling
+    assert sentence["text"]["maxLength"] == 160 and "quote" not in sentence
+    assert server.requests[0].body["max_completion_tokens"] == 600  # the small budget's output ceiling
 
 
 def test_narrative_with_only_invented_citations_raises(server):

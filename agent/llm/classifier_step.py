@@ -27,6 +27,9 @@ class Checked:
     problems: list[str] = field(default_factory=list)  # make the answer unusable: re-ask, then fail
     notes: list[str] = field(default_factory=list)  # corrected silently (ids dropped, confidence capped)
     assessed: set[str] = field(default_factory=set)  # the layers the model assessed
+    demoted: set[str] = field(
+        default_factory=set
+    )  # layers whose claim (primary / contributing) cited nothing sent
 
 
 def classify_with_llm(
@@ -105,6 +108,7 @@ def check_classification(
     if named is None and len(primaries) == 1:
         named = primaries[0]
     assessments: list[LayerAssessment] = []
+    demoted: set[str] = set()
     for layer in LAYERS:
         a = seen.get(layer)
         if a is None:
@@ -136,6 +140,7 @@ def check_classification(
             role, confidence = "unknown", "inconclusive"
             rationale = f"(Demoted: the model cited no evidence that was provided.) {rationale}"
             notes.append(f"{layer}: demoted to unknown, no valid evidence")
+            demoted.add(layer)
         if (
             confidence == "confirmed"
             and not _grounded(layer, kept, findings)
@@ -150,7 +155,9 @@ def check_classification(
         problems.append(f"the primary layer {named!r} has no assessment")
     primary = named if not problems else None
     classification = Classification(primary=primary, layers=assessments, method=method)
-    return Checked(classification=classification, problems=problems, notes=notes, assessed=set(seen))
+    return Checked(
+        classification=classification, problems=problems, notes=notes, assessed=set(seen), demoted=demoted
+    )
 
 
 def _grounded(layer: str, cited: list[str], findings: Sequence[Finding]) -> bool:

@@ -2,7 +2,8 @@
 
 - a layer the model did not assess keeps its offline assessment;
 - the model may change a layer's role only by citing evidence that was sent (a change without a valid id keeps
-  the offline assessment);
+  the offline assessment), and a claim the checker demoted for citing nothing that was sent is no assessment
+  (even where the demotion lands on the offline role);
 - one primary at most: the model's, when it named one with evidence; otherwise the offline primary, if its layer
   kept the offline assessment;
 - the notes say which layers came from the model and which stayed offline.
@@ -27,11 +28,12 @@ def merge_with_offline(checked: Checked, offline: Classification) -> tuple[Class
             from_model.append(layer)
         else:
             layers.append(theirs)
-            why = (
-                "not assessed by the model"
-                if layer not in checked.assessed
-                else "the model's change cited no evidence"
-            )
+            if layer not in checked.assessed:
+                why = "not assessed by the model"
+            elif layer in checked.demoted:
+                why = "the model's claim cited no evidence that was sent"
+            else:
+                why = "the model's change cited no evidence"
             kept_offline.append(f"{layer} ({why})")
     primary = checked.classification.primary
     if primary is not None and primary not in from_model:
@@ -49,7 +51,7 @@ def merge_with_offline(checked: Checked, offline: Classification) -> tuple[Class
 
 
 def _may_replace(layer: str, mine: LayerAssessment, theirs: LayerAssessment, checked: Checked) -> bool:
-    if layer not in checked.assessed:
+    if layer not in checked.assessed or layer in checked.demoted:
         return False
     if mine.role == theirs.role:
         return True

@@ -33,16 +33,17 @@ SMALL_RATIONALE_CHARS = 0
 SMALL_MAX_IDS = 0
 # ... and the model writes the three sections where prose helps most (the timeline and what went well stay
 # offline: they list figures and times), in the compact shape (agent/llm/schemas.py), within this output ceiling:
-# 3 sections x 2 sentences of at most 200 characters is about 400 tokens, and a CPU writes a few tokens a second.
+# 3 sections of one sentence of at most 160 characters is about 200 tokens (SmolLM2-135M on llama.cpp, with the
+# schema as a grammar, wrote under 1 token a second on a loaded 2-core machine: 2 sentences a section timed out).
 SMALL_SECTIONS: dict[str, str] = {key: SECTION_TITLES[key] for key in ("summary", "layers", "decisive")}
-SMALL_MAX_TOKENS = 1200
+SMALL_MAX_TOKENS = 600
 _RULES = {
     "full": (
         "Each sentence: one plain, specific, blameless statement; `cites`: ids from the data that support it; "
         "`quote`: null, or a phrase copied exactly from a cited excerpt."
     ),
     "compact": (
-        "Answer one key per section, each with 1-2 sentences: `text` one plain, specific, blameless statement; "
+        "Answer one key per section, each with one sentence: `text` one plain, specific, blameless statement; "
         "`cites` the ids from the data that support it."
     ),
 }

@@ -56,10 +56,10 @@ class NarrativeAnswer(_Answer):
 
 A = TypeVar("A", bound=BaseModel)
 # The compact narrative (small budgets): its shape alone bounds the answer, so a grammar-constrained small model
-# ends within its output ceiling: keys x COMPACT_SENTENCES x (COMPACT_SENTENCE_CHARS/4 + ids) is about 600 tokens.
-COMPACT_SENTENCES = 2
+# ends within its output ceiling: keys x COMPACT_SENTENCES x (COMPACT_SENTENCE_CHARS/4 + ids) is about 200 tokens.
+COMPACT_SENTENCES = 1
 COMPACT_CITES = 2
-COMPACT_SENTENCE_CHARS = 200
+COMPACT_SENTENCE_CHARS = 160
 
 
 class CompactSentence(BaseModel):
@@ -83,9 +83,9 @@ class WireStrict(BaseModel):
 
 
 def compact_narrative(ids: Sequence[str], keys: Sequence[str]) -> type[WireStrict]:
-    """The narrative on a small budget: one property per section key (all required, in order), each 1-2
-    sentences of `text` (at most 200 characters) and `cites` (1-2 ids from an enum of the ids sent). No quotes: a
-    small model does not copy text verbatim. No list of sections to run on, no optional key: the shape itself
+    """The narrative on a small budget: one property per section key (all required, in order), each a list of
+    COMPACT_SENTENCES sentence(s) of `text` (at most COMPACT_SENTENCE_CHARS characters) and `cites` (1 to
+    COMPACT_CITES ids from an enum of the ids sent). No quotes: a small model does not copy text verbatim. No list of sections to run on, no optional key: the shape itself
     bounds the answer's length."""
     sentence = {
         "type": "object",
