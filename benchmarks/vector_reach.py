@@ -1,6 +1,7 @@
 """Is every record answerable by the vector index after concurrent and repeated writes? (issue 16, item 1)
 
-`python -m benchmarks.vector_reach [--runs 10] [--file PATH]` repeats each scenario and prints, per scenario,
+`python -m benchmarks.vector_reach [--runs 10] [--file PATH | --mix SPANS]` repeats each scenario (on the demo's
+support trace, a file, or that many spans of the production mix, benchmarks/prodmix.py) and prints, per scenario,
 in how many runs the check was exact. The check, on the store's searched index: a query for all N nearest
 records returns all N (Chroma's HNSW query searches with ef = max(ef_search, n), so ef >= N here), and a
 query with each record's own vector finds that record among those sharing its vector; plus `store check`
@@ -39,8 +40,14 @@ def embedder():
     return MiniLMEmbedder(cache_dir=CACHE)
 
 
+WIDE = 400  # a search width (HNSW ef) well above Chroma's default ef_search of 100
+
+
 def reach(store) -> tuple[int, int, int, int]:
-    """(records with a vector, returned by a query for all of them, found by their own vector, check problems)."""
+    """(records with a vector, returned by a query for all of them, found by their own vector, check problems).
+
+    Prints the records whose own vector misses them at the default search width but finds them at WIDE:
+    reachable in the graph, missed by the default search."""
     from retrieval.store_search import nearest
 
     kind = store._span_kind()
@@ -51,9 +58,19 @@ def reach(store) -> tuple[int, int, int, int]:
     returned = set(nearest(kind, vectors[:1], len(ids))) & set(ids)
     vkey_of = kind.keys.keys_of(ids)
     sharing = Counter(vkey_of.values())
-    own = sum(
-        key in nearest(kind, v[None, :], sharing[vkey_of[key]]) for key, v in zip(ids, vectors, strict=True)
-    )
+    missed = [
+        i for i, (key, v) in enumerate(zip(ids, vectors, strict=True))
+        if key not in nearest(kind, v[None, :], sharing[vkey_of[key]])
+    ]  # fmt: skip
+    own = len(ids) - len(missed)
+    if missed:
+        width = [max(WIDE, sharing[vkey_of[ids[i]]]) for i in missed]
+        wide = sum(
+            ids[i] in nearest(kind, vectors[i][None, :], w) for i, w in zip(missed, width, strict=True)
+        )
+        print(
+            f"  {len(missed)} missed by their own vector at the default width, {wide} of them found at {WIDE}"
+        )
     problems = sum(c.problems for c in store.check())
     return len(ids), len(returned), own, problems
 
@@ -137,9 +154,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--file", type=Path, default=DEMO_FILE)
+    parser.add_argument(
+        "--mix", type=int, default=0, help="instead of --file, this many production-mix spans"
+    )
     parser.add_argument("--only", choices=list(SCENARIOS), action="append")
     args = parser.parse_args(argv)
     emb = embedder()
+    work = tempfile.TemporaryDirectory(prefix="reach-mix-")
+    if args.mix:
+        from benchmarks.prodmix import write_mix
+
+        args.file = Path(work.name) / "mix.jsonl"
+        write_mix(args.file, spans=args.mix)
     failed = False
     for name in args.only or list(SCENARIOS):
         exact = 0
