@@ -162,13 +162,13 @@ class Thresholds(DetectorThresholds):
     )
     # ---- the draft's stated probabilities (agent/layer_probability.py) ----------------------------------------
     probability_score_gain: float = _t(
-        3.75,
+        6.25,
         "p(layer) is a softmax of gain * score: fitted on the dev cases to minimise the Brier score (`postmortem "
         "eval --split dev` prints the fit and its cross-validated score); a score 0.2 higher makes a layer about "
         "twice as probable",
     )
     probability_primary_bonus: float = _t(
-        1.3,
+        2.0,
         "... plus this for the named primary (fitted with the gain): it was chosen upstream first and tied to the "
         "bad outputs, which its score alone does not show",
     )
