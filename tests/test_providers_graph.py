@@ -121,7 +121,7 @@ def test_draft_with_a_provider_uses_its_classification_and_narrative(demo_dir, t
         result, store, incident, settings = run_draft(demo_dir, tmp_path, embedder, server)
     try:
         draft = result.draft
-        assert draft.classification.method == "openai-compatible"
+        assert draft.classification.method == "openai-compatible", draft.notes
         assert draft.classification.primary == "data"
         system = next(a for a in draft.classification.layers if a.layer == "system")
         # the model's "system contributing" rested only on an invented id: dropped, and without evidence the
@@ -182,7 +182,7 @@ def test_a_2000_token_budget_is_enough_for_both_steps(demo_dir, tmp_path, embedd
     try:
         draft = result.draft
         assert draft.provider == "openai-compatible", draft.notes
-        assert draft.classification.method == "openai-compatible"
+        assert draft.classification.method == "openai-compatible", draft.notes
         assert not any("failed" in note for note in draft.notes), draft.notes
         assert len(server.requests) == 2
         for recorded in server.requests:

@@ -162,8 +162,8 @@ def _valid(draft, store, incident) -> tuple[int, int]:
 def _merged_never_worse(llm, offline) -> None:
     """Issue 18 item 6: a layer the model did not assess, or changed without citing evidence, keeps its offline
     assessment, and the notes say which layers came from the model."""
-    assessed = next(n for n in llm.notes if n.startswith("classification: layers assessed by the model: "))
-    from_model = set(assessed.rsplit(": ", 1)[1].split(", "))
+    prefix = "classification: layers assessed by the model: "
+    from_model = {layer for n in llm.notes if n.startswith(prefix) for layer in n[len(prefix) :].split(", ")}
     before = {a.layer: a for a in offline.classification.layers}
     for layer in llm.classification.layers:
         theirs = before[layer.layer]
