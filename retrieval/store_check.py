@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from retrieval.store_read import records_json
+from retrieval.store_search import SEARCH_WIDTH
 from retrieval.store_writer import RecordKind, batches
 from retrieval.vector_keys import content_key
 
@@ -107,9 +108,11 @@ def _missed(vectors: Any, vkeys: list[str]) -> list[str]:
         missing += lost
         for chunk in batches(sorted(held), _QUERY_BATCH):
             got = vectors.query(
-                query_embeddings=[held[k] for k in chunk], n_results=min(total, _NEIGHBOURS), include=[]
-            )
-            missing += [key for key, found in zip(chunk, got["ids"], strict=True) if key not in found]
+                query_embeddings=[held[k] for k in chunk], n_results=min(total, SEARCH_WIDTH), include=[]
+            )  # searched as wide as a search searches (store_search.SEARCH_WIDTH), judged on the first few
+            missing += [
+                key for key, found in zip(chunk, got["ids"], strict=True) if key not in found[:_NEIGHBOURS]
+            ]
     return missing
 
 

@@ -21,6 +21,11 @@ Embed = Callable[[list[str]], np.ndarray]
 
 CANDIDATES_MAX = 3_000  # filtered vector search: pass up to this many candidate ids to Chroma
 OVERSAMPLE_MAX = 4_000  # else query unfiltered, this many at most, and keep those passing the filters
+# HNSW searches max(ef_search, n_results) candidates, and Chroma's ef_search is 100: at that width a distinct
+# vector far from all others (nearest neighbour at cosine distance 0.55) was missed by a query with its own
+# vector in 5 of 35 ingests of 3,000 production-mix spans (benchmarks/vector_reach --mix 3000); the two examined
+# were found at 300 and 400. Asking Chroma for this many and keeping the first n: ~2 ms a query at 20,000.
+SEARCH_WIDTH = 400
 
 
 def exact_first(
@@ -43,8 +48,9 @@ def nearest(kind: RecordKind[Any], vector: np.ndarray, n: int) -> list[str]:
     size = kind.vectors.count()
     if n <= 0 or not size:
         return []
-    vkeys = kind.vectors.query(query_embeddings=vector, n_results=min(n, size), include=[])["ids"][0]
-    return kind.keys.expand(vkeys, n)
+    width = min(max(n, SEARCH_WIDTH), size)
+    vkeys = kind.vectors.query(query_embeddings=vector, n_results=width, include=[])["ids"][0]
+    return kind.keys.expand(vkeys[:n], n)
 
 
 def nearest_among(kind: RecordKind[Any], vector: np.ndarray, candidates: list[str], n: int) -> list[str]:
@@ -56,9 +62,12 @@ def nearest_among(kind: RecordKind[Any], vector: np.ndarray, candidates: list[st
     if n <= 0 or not sharing:
         return []
     got = kind.vectors.query(
-        query_embeddings=vector, n_results=min(n, len(sharing)), ids=list(sharing), include=[]
+        query_embeddings=vector,
+        n_results=min(max(n, SEARCH_WIDTH), len(sharing)),
+        ids=list(sharing),
+        include=[],
     )
-    return [record for vkey in got["ids"][0] for record in sharing[vkey]][:n]
+    return [record for vkey in got["ids"][0][:n] for record in sharing[vkey]][:n]
 
 
 def vector_ids(kind: RecordKind[Span], vector: np.ndarray, filters: KeywordFilter, pool: int) -> list[str]:
