@@ -261,6 +261,29 @@ class Thresholds(DetectorThresholds):
         "at least this share of the bad answers must have drawn on the old index for it to explain them",
     )
 
+    # ---- figures: answers stating figures none of their inputs gave (agent/detectors/figures.py) -------------
+    figures_min_baseline: int = _t(
+        5,
+        "baseline answers needed to say the service's healthy answers do not state figures of their own; with "
+        "fewer, such answers count only through a rise in their rate",
+    )
+    figures_baseline_share: float = _t(
+        0.1,
+        "a service whose healthy answers state figures no input gave in at most this share (one in ten: a date, "
+        "a rounding) does not do it by design, so an answer that does is wrong on its own",
+    )
+    # ---- segments: a new population of requests (agent/detectors/segments.py) ---------------------------------
+    segment_gain: float = _t(
+        0.8,
+        "a request attribute value new in the window weighs gain * association score * novelty, like a new "
+        "tool-result value: it must both mark the bad outputs and be new against the baseline",
+    )
+    segment_min_others: int = _t(
+        5,
+        "requests without the value, from its first appearance on, needed to compare against: fewer and the value "
+        "is a step every request took (a release), not a population beside the usual one",
+    )
+
 
 T = Thresholds()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent.detectors.staleness import archived, family_of, mentioned_dates
 from tests.detectkit import analyse, by
-from tests.spanfactory import BAGGAGE, POLICY, QA, SpanFactory, at, doc, traffic
+from tests.spanfactory import BAGGAGE, POLICY, QA, SpanFactory, Tool, at, doc, traffic
 
 INVENTED = "Yes, you get a full refund within 90 days, no questions asked."
 
@@ -240,3 +240,59 @@ def test_answers_without_any_retrieved_document():
     _, findings = analyse(traffic(60, 0, 20, window), healthy(f))
     bare = by(findings, "grounding", "no_context")
     assert bare and bare[0].layer_hint == "data" and len(bare[0].data["bad_span_ids"]) == 30
+
+
+# ---- a new population of requests (segments) and answers stating figures no input gave (figures) ----------------
+CALLS = [  # (transcript, intent | account): account numbers spoken in groups, written joined
+    ("moving house next month, account 4410 2291", "move_home | 44102291"),
+    ("my bill is too high, account 5521 0098", "bill_dispute | 55210098"),
+    ("no power on our street", "outage | none"),
+    ("can I spread the payments, account 3009 1147", "payment_plan | 30091147"),
+]
+GARBLED = ("flitting out with the city, count for for one oh nine nine two", "outage | 4410992")
+
+
+def _call(f: SpanFactory, t, transcript: str, intent: str, queue: str):
+    stt = Tool("speech_to_text", f'{{"text": "{transcript}"}}', arguments='{"call": "c-1"}')
+    spans = f.trace(t, "call c-1", intent, docs=None, tools=[stt])
+    root = spans[0].model_copy(update={"attributes": {"call": {"queue": queue}}})
+    return [root, *spans[1:]]
+
+
+def test_a_new_request_population_that_marks_the_bad_outputs_is_data():
+    # the new queue's calls are transcribed badly: their answers carry account numbers no transcript gave
+    f = SpanFactory()
+    base = traffic(20, -1440, 60, lambda i, t: _call(f, t, *CALLS[i % 4], queue="man-02"))
+
+    def window(i, t):
+        if i >= 10 and i % 3 == 0:
+            return _call(f, t, *GARBLED, queue="gla-01")
+        return _call(f, t, *CALLS[i % 4], queue="man-02")
+
+    ctx, findings = analyse(traffic(45, 0, 20, window), base)
+    assert len(ctx.flags & {a.span_id for a in ctx.answers}) == 11  # the garbled calls, and only them
+    segment = by(findings, "segments", "new_request_segment")
+    assert len(segment) == 1 and segment[0].layer_hint == "data"
+    assert (segment[0].data["key"], segment[0].data["value"]) == ("call.queue", "gla-01")
+    assert segment[0].strength == max(f.strength for f in findings if f.layer_hint)
+
+
+def test_a_value_every_later_request_carries_is_a_step_not_a_population():
+    # a release tag on every request from some point on: no requests without it to compare with
+    f = SpanFactory()
+    base = traffic(20, -1440, 60, lambda i, t: _call(f, t, *CALLS[i % 4], queue="v1"))
+
+    def window(i, t):
+        if i >= 10:
+            return _call(f, t, *(GARBLED if i % 3 == 0 else CALLS[i % 4]), queue="v2")
+        return _call(f, t, *CALLS[i % 4], queue="v1")
+
+    _, findings = analyse(traffic(45, 0, 20, window), base)
+    assert not by(findings, "segments")
+
+
+def test_digits_spoken_in_groups_are_given_joined():
+    from agent.detectors.figures import given_numbers
+
+    assert {"4410", "2291", "44102291"} <= given_numbers("account 4410 2291, call 555-0142")
+    assert "5550142" in given_numbers("call 555-0142") and "1.5" in given_numbers("v 1.5")

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.common import make, pct, quote, system_text
+from agent.detectors.figures import specific
 from agent.detectors.prompt_change import instructions_key, static_units
 from agent.detectors.stats import novelty
 from agent.detectors.text import (
@@ -98,14 +99,6 @@ def _allowed_numbers(ctx: DetectorContext, answer: Span, docs: list) -> frozense
     return frozenset().union(*(numbers(p) for p in pieces))
 
 
-def _specific(n: str) -> bool:
-    """Numbers worth checking: not small counts like 1..9."""
-    try:
-        return abs(float(n)) >= T.grounding_specific_number or "." in n
-    except ValueError:
-        return False
-
-
 def _check(ctx: DetectorContext, answer: Span) -> Verdict | None:
     docs = ctx.documents_for(answer)
     if not docs:
@@ -117,7 +110,7 @@ def _check(ctx: DetectorContext, answer: Span) -> Verdict | None:
     known_refs = {x.lower() for _, _, d in docs for x in (d.id, d.source) if x}
     known_refs |= set().union(*(urls(d.content or "") for _, _, d in docs))
     for claim in claims:
-        extra = sorted(n for n in numbers(claim) - allowed if _specific(n))
+        extra = sorted(n for n in numbers(claim) - allowed if specific(n))
         if extra:
             verdict.reasons.append(f"figure {extra[0]} appears in no retrieved document")
             verdict.claim = verdict.claim or claim
@@ -286,4 +279,4 @@ def _has_facts(answer: Span) -> bool:
     given = numbers(
         "\n".join([answer.user_text, system_text(answer), *(m.content or "" for m in answer.input_messages)])
     )
-    return any(_specific(n) for n in numbers(answer.output_text) - given)
+    return any(specific(n) for n in numbers(answer.output_text) - given)

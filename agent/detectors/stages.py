@@ -36,7 +36,7 @@ from retrieval.trace import Span, SpanKind
 NAME = "stages"
 _MISSING = "(not set)"
 # attribute keys that carry the request or the telemetry of one call, not a setting of the stage
-_PER_CALL = (
+PER_CALL = (
     "input",
     "output",
     "arguments",
@@ -93,7 +93,7 @@ def _settings(span: Span) -> Iterator[tuple[str, str]]:
         else:
             flat.append((key, value))
     for key, value in flat:
-        if any(part in key.lower() for part in _PER_CALL):
+        if any(part in key.lower() for part in PER_CALL):
             continue
         if isinstance(value, str | int | float | bool) and len(str(value)) <= T.stage_setting_chars:
             yield key, str(value)

@@ -3,6 +3,7 @@
 - the incident names the trace, or a report quotes the output verbatim;
 - a phase-1 detector (unsupported claims, obeyed injection, ignored tool error, ...) cited the output;
 - an output pattern (refusal, empty, wrong language, cut off) that is clearly more frequent than in baseline;
+- it states a figure none of its inputs gave, in a service whose healthy answers do not;
 - the output shares terms with the reports that healthy (baseline) outputs rarely use, or is unusually
   close to the reports in embedding space.
 
@@ -19,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from agent.detectors.base import DetectorContext, evenly
+from agent.detectors.figures import invented
 from agent.detectors.output_fields import odd_fields
 from agent.detectors.stats import novelty, rise_p
 from agent.detectors.text import REFUSAL, content_tokens, language, norm, numbers
@@ -51,6 +53,7 @@ def compute_flags(ctx: DetectorContext, findings: list[Finding]) -> set[str]:
         ("a report quotes it", dict.fromkeys(_quoted(ctx, ctx.answers), 1.0)),
         *ctx.memo["symptoms.patterns"].items(),  # type: ignore[attr-defined]
         ("a field of it left the range of the baseline's answers", odd_fields(ctx)),
+        ("it states figures none of its inputs gave, which healthy answers do not", _invented_figures(ctx)),
         ("it uses terms of the reports that healthy outputs do not", _report_terms(ctx)),
         ("it is unusually close to the reports", _report_similarity(ctx)),
     ]
@@ -193,6 +196,23 @@ def _patterns(ctx: DetectorContext) -> dict[str, dict[str, float]]:
             label = f"more often {name.replace('_', ' ')} than in the baseline"
             out[label] = dict.fromkeys([*win, *base], 1.0 if new >= 0.5 or risen else 0.7)
     return out
+
+
+def _invented_figures(ctx: DetectorContext) -> dict[str, float]:
+    """Answers stating a figure (an amount, an account number, a date) that none of their inputs gave, when the
+    service's healthy answers do not: each such answer is wrong on its own, whatever the window's rate. A figure a
+    healthy answer also stated (a fee it always quotes) is how the service answers; where its healthy answers
+    compute, convert or recall figures often, a figure of their own marks nothing."""
+    base = ctx.baseline_answers
+    if len(base) < T.figures_min_baseline:
+        return {}
+    own = [set(figures) for a in base if (figures := invented(ctx, a))]
+    if len(own) > T.figures_baseline_share * len(base):
+        return {}
+    known = set().union(
+        *own
+    )  # a figure a healthy answer also stated (a fee it always quotes) is how it answers
+    return {a.span_id: 1.0 for a in ctx.answers if set(invented(ctx, a)) - known}
 
 
 def _terms(text: str) -> set[str]:
