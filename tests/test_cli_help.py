@@ -99,3 +99,13 @@ def test_a_bad_setting_is_one_line_naming_the_variable(capsys, monkeypatch, tmp_
     result = run_cli(capsys, monkeypatch, "search", "refund")
     assert result.code == 2 and "Traceback" not in result.err
     assert "POSTMORTEM_PROVIDER is not valid" in result.err and "postmortem doctor" in result.err
+
+
+def test_python_dash_m_runs_the_same_cli():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "no-such-command"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and "no-such-command" in done.stderr and "Traceback" not in done.stderr
