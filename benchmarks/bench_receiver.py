@@ -28,38 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.prodmix import WORDS
+
 REPO = Path(__file__).resolve().parents[1]
-WORDS = [
-    "refund",
-    "order",
-    "parcel",
-    "invoice",
-    "warranty",
-    "return",
-    "shipping",
-    "label",
-    "carrier",
-    "size",
-    "jacket",
-    "policy",
-    "window",
-    "days",
-    "customer",
-    "agent",
-    "escalate",
-    "account",
-    "billing",
-    "renewal",
-    "plan",
-    "annual",
-    "receipt",
-    "damaged",
-    "courier",
-    "tracking",
-    "exchange",
-    "voucher",
-    "credit",
-]
 BATCH = 512  # the SDK BatchSpanProcessor's export batch
 
 

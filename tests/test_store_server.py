@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -36,32 +37,38 @@ def wait_heartbeat(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> N
     raise RuntimeError(f"chroma server at {url} did not answer its heartbeat within {timeout:.0f}s")
 
 
+@contextlib.contextmanager
+def chroma_run(data: Path) -> Iterator[str]:
+    """A `chroma run` on a free loopback port with its data (and server.log) in `data`; yields its URL, stops it.
+    Skips the test when the chroma CLI is missing."""
+    if not CHROMA.exists():
+        pytest.skip("the chroma CLI is not installed in this environment")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(data / "server.log", "wb") as log:
+        proc = subprocess.Popen(
+            [str(CHROMA), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+        try:
+            wait_heartbeat(url, proc)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory) -> Iterator[str]:
     """The URL of a fresh `chroma run` server (its data in a temporary folder)."""
-    if not CHROMA.exists():
-        pytest.skip("the chroma CLI is not installed in this environment")
-    data = tmp_path_factory.mktemp("chroma-server")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(data / "server.log", "wb")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    try:
-        wait_heartbeat(url, proc)
+    with chroma_run(tmp_path_factory.mktemp("chroma-server")) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.mark.server

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -32,7 +30,7 @@ from retrieval.store_records import span_key, span_row
 from retrieval.trace import Span
 from tests.agentkit import CACHE
 from tests.conftest import FIXTURES
-from tests.test_store_server import CHROMA, free_port, wait_heartbeat
+from tests.test_store_server import chroma_run
 
 pytestmark = pytest.mark.server
 
@@ -40,29 +38,10 @@ pytestmark = pytest.mark.server
 @pytest.fixture
 def server(tmp_path) -> Iterator[str]:
     """A fresh `chroma run` for each test (the session's shared one holds other tests' collections)."""
-    if not CHROMA.exists():
-        pytest.skip("the chroma CLI is not installed in this environment")
     data = tmp_path / "chroma-server"
     data.mkdir()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with open(data / "server.log", "wb") as log:
-        proc = subprocess.Popen(
-            [str(CHROMA), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )
-        try:
-            wait_heartbeat(url, proc)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with chroma_run(data) as url:
+        yield url
 
 
 class Home:
