@@ -142,6 +142,13 @@ class Thresholds(DetectorThresholds):
     symptom_rise_ratio: float = _t(
         2.0, "... and at least doubled: a significant but small drift of a common pattern is not a symptom"
     )
+    symptom_similarity_short_baseline: int = Field(
+        default=3,
+        description="with this many baseline answers (and fewer than 10, where the 95th percentile is read), the "
+        "highest baseline similarity to the reports is the null a bad output must pass: a healthy output "
+        "passes the highest of n only 1 time in n+1, and the window's own spread, which holds the bad "
+        "outputs, is not used",
+    )
     # ---- detectors: presence is not evidence -------------------------------------------------------------
     tool_error_base: float = _t(
         0.0,

@@ -119,7 +119,7 @@ def score_change(ctx: DetectorContext, change: Change, gain: float | None = None
         mixed = associate(ctx, units, {s.trace_id for s in change.new_spans})
         effect = max(effect, mixed.score)
     example = None
-    effect *= _reach(ctx, change)
+    effect *= _reach(ctx, change) * _lag(ctx, change)
     if not ctx.flags:
         effect = T.change_no_symptom  # no symptom known: a change is only a candidate
     elif effect >= 0.3:
@@ -146,6 +146,26 @@ def _reach(ctx: DetectorContext, change: Change) -> float:
         return 1.0
     touched = {s.trace_id for s in change.new_spans}
     return len(bad & touched) / len(bad)
+
+
+def _lag(ctx: DetectorContext, change: Change) -> float:
+    """How well the change's timing fits the bad outputs it would explain: a cause shows from its first request on.
+    Among the requests the change touched, n ran before the first bad one; had the change made its requests go
+    bad at the rate they did afterwards (p, over the next T.step_answers), all n staying clean had chance
+    (1 - p)^n. A change at the onset keeps its effect; a harmless edit that ran cleanly for a day before an
+    unrelated onset keeps little. Sparse bad outputs (small p) make timing weak evidence, and the factor mild."""
+    touched = {s.trace_id for s in change.new_spans}
+    start = change.first_new.start_time
+    units = [
+        u for u in [*ctx.baseline_answers, *ctx.answers] if u.trace_id in touched and u.start_time >= start
+    ]
+    units.sort(key=lambda u: u.start_time)
+    flags = [ctx.is_flagged(u) for u in units]
+    if True not in flags:
+        return 1.0
+    gap = flags.index(True)
+    after = flags[gap : gap + T.step_answers]
+    return (1.0 - sum(after) / len(after)) ** gap
 
 
 def change_evidence(change: Change, score: ChangeScore) -> list[str]:

@@ -119,9 +119,13 @@ def _related_terms(ctx: DetectorContext, removed: list[str], added: list[str]) -
 
 def _finding(ctx: DetectorContext, change: Change, service: str | None, route: str) -> Finding:
     old_label, new_label = _label(change.old or "", change.old_spans), _label(change.new, change.new_spans)
-    static = static_units(sorted([*change.old_spans, *change.new_spans], key=lambda s: s.start_time))
-    old_text = _static_text(system_text(change.last_old), static) if change.last_old else ""
-    new_text = _static_text(system_text(change.first_new), static)
+    # each side's instructions are the units static among its own calls: in a partial rollout or an A/B test the
+    # versions interleave, and a unit new in one arm is static there though not over the two arms' stretch
+    by_time = sorted([*change.old_spans, *change.new_spans], key=lambda s: s.start_time)
+    static_old = static_units(change.old_spans) or static_units(by_time)
+    static_new = static_units(change.new_spans) or static_units(by_time)
+    old_text = _static_text(system_text(change.last_old), static_old) if change.last_old else ""
+    new_text = _static_text(system_text(change.first_new), static_new)
     diff, removed, added = prompt_diff(old_text, new_text) if (old_text or new_text) else ("", [], [])
     score = score_change(ctx, change)
     strength = score.strength

@@ -32,7 +32,7 @@ from agent.detectors import (
     truncation,
 )
 from agent.detectors.base import Detector, DetectorContext
-from agent.detectors.symptoms import compute_flags
+from agent.detectors.symptoms import compute_flags, weigh_by_flags
 from agent.models import Finding
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ def run_detectors(ctx: DetectorContext, names: list[str] | None = None) -> list[
     for entry in sorted(wanted, key=lambda e: (e.phase, e.name)):
         if entry.phase >= 2 and ctx.flags is None:
             ctx.flags = compute_flags(ctx, findings)
+            findings = weigh_by_flags(ctx, findings)
         if entry.phase == 3:
             ctx.prior = list(findings)
         try:

@@ -69,6 +69,30 @@ def compute_flags(ctx: DetectorContext, findings: list[Finding]) -> set[str]:
     return flagged
 
 
+def weigh_by_flags(ctx: DetectorContext, findings: list[Finding]) -> list[Finding]:
+    """Once the bad outputs are known, a phase-1 finding none of whose candidate outputs (`bad_span_ids`) is among
+    them explains none of them. Its strength is scaled by the chance that this many requests would all have stayed
+    clean were they at least as prone to bad outputs as the rest of the window: (1 - p)^n, with p the flagged rate
+    of the other window answers and n the finding's requests. One clean request barely moves it; a burst of ten
+    that all answered well, while a third of the others went bad, leaves nearly nothing."""
+    flagged = ctx.flagged_traces()
+    if not flagged:
+        return findings
+    out = []
+    for finding in findings:
+        ids = finding.data.get("bad_span_ids") or []
+        traces = {s.trace_id for i in ids if (s := ctx.by_id.get(i)) is not None and ctx.is_window(s)}
+        if finding.layer_hint is None or not traces or traces & flagged:
+            out.append(finding)
+            continue
+        others = [a for a in ctx.answers if a.trace_id not in traces]
+        p = sum(a.trace_id in flagged for a in others) / len(others) if others else 0.0
+        factor = (1.0 - p) ** len(traces)
+        data = {**finding.data, "clean_requests": len(traces), "clean_factor": round(factor, 3)}
+        out.append(finding.model_copy(update={"strength": finding.strength * factor, "data": data}))
+    return out
+
+
 def how_found(ctx: DetectorContext) -> Finding | None:
     """A finding saying how the bad outputs were found: per signal, how many flagged window answers it marked
     (after `flag_bad_outputs`). No layer: it is the foundation the other findings are weighed against."""
@@ -275,6 +299,10 @@ def _report_similarity(ctx: DetectorContext) -> dict[str, float]:
     base_sims, win_sims = sims[: len(base)], sims[len(base) :]
     if len(base_sims) >= 10:
         null_hi = float(np.quantile(base_sims, 0.95))
+    elif len(base_sims) >= T.symptom_similarity_short_baseline:
+        # a short baseline: its highest similarity (a healthy output passes it 1 time in n+1); the window's own
+        # spread holds the bad outputs and moves with whatever else the window holds
+        null_hi = float(base_sims.max())
     else:
         med = float(np.median(win_sims))
         null_hi = med + 2.5 * float(np.median(np.abs(win_sims - med)) + 1e-3)

@@ -54,7 +54,16 @@ STOPWORDS: dict[str, frozenset[str]] = {
 }
 # letters (and marks) used by one Latin-script language far more than by the others
 _LETTER_HINTS = {"es": "¿¡ñ", "de": "ßäöü", "fr": "çœèêëîïûù", "pt": "ãõ"}
-ALL_STOPWORDS = frozenset().union(*STOPWORDS.values())
+# English function words beyond the short list above (which language detection counts, so it stays short): the
+# pronouns, determiners, auxiliaries and conjunctions of any English grammar (not the words that can carry a
+# constraint: only, no, more, before, after, under, over ...). Content words leave them out.
+FUNCTION_WORDS_EN = _words(
+    "about also am any because being both but could did doing each else even ever every here hers herself him "
+    "himself his her its itself just me my myself now ought our ours ourselves own shall should so some "
+    "such than then there these those thus too upon us very via whether while whom whose why yet yours "
+    "yourself yourselves them themselves their theirs into onto may might many much one ones if let lets"
+)
+ALL_STOPWORDS = frozenset().union(*STOPWORDS.values(), FUNCTION_WORDS_EN)
 
 _SCRIPTS = (
     ("CJK", "zh"),

@@ -173,37 +173,60 @@ def _timeout_span(root: Span, ids: IdGen, at: datetime) -> Span:
     )
 
 
+def _same_prompt(trace: list[Span], calls: list[Span], at: datetime) -> bool:
+    """Whether a trace's LLM calls ran with the prompt version and instructions their route had at `at`."""
+    for span in trace:
+        if span.kind != SpanKind.llm:
+            continue
+        current = [c for c in calls if c.name == span.name and c.start_time <= at]
+        if current and (
+            (current[-1].prompt_template and current[-1].prompt_template.version)
+            != (span.prompt_template and span.prompt_template.version)
+            or current[-1].system_instructions != span.system_instructions
+        ):
+            return False
+    return True
+
+
 def own_service_noise(case: CaseTraces, rng: random.Random, _tmp: Path | None) -> CaseTraces:
     """A harmless edit of the incident service's system prompt, and an unrelated tool-timeout burst in that service,
-    both before the onset."""
+    both before the onset. The burst's requests are clones of healthy ones that ran with the prompt version in use
+    at the burst, and like every request after the edit they run with the edited prompt (a deployed prompt applies
+    to all later calls: old versions do not come back)."""
     anchor, earliest = case.anchor, case.earliest
     lo, hi = KNOBS["prompt_edit_before"][0]
     edit_at = max(earliest, anchor - timedelta(hours=rng.uniform(lo, hi)))
     edit = rng.choice(HARMLESS_EDITS)
-    spans = [
-        _edit_prompt(s, edit)
-        if s.service == case.service and s.kind == SpanKind.llm and s.start_time >= edit_at
-        else s
-        for s in case.spans
-    ]
+    spans = list(case.spans)
     healthy = [
         t
         for t in traces_of(spans).values()
         if root_of(t).service == case.service and trace_end(t) < case.window_start
     ]
-    if not healthy:
-        return case.with_spans(spans)
-    ids = IdGen(f"robust-burst:{case.case_id}")
-    lo, hi = KNOBS["burst_before"][0]
-    burst_at = max(earliest, anchor - timedelta(hours=rng.uniform(lo, hi)))
-    size_lo, size_hi = KNOBS["burst_size"][0]
-    for i in range(rng.randint(size_lo, size_hi)):
-        template = rng.choice(healthy)
-        at = burst_at + timedelta(minutes=2 * i + rng.uniform(0, 1.5))
-        clone = clone_trace(template, ids, at - trace_start(template))
-        root = root_of(clone)
-        spans += [*clone, _timeout_span(root, ids, root.start_time + timedelta(milliseconds=20))]
-    return case.with_spans(spans)
+    if healthy:
+        ids = IdGen(f"robust-burst:{case.case_id}")
+        lo, hi = KNOBS["burst_before"][0]
+        burst_at = max(earliest, anchor - timedelta(hours=rng.uniform(lo, hi)))
+        size_lo, size_hi = KNOBS["burst_size"][0]
+        calls = sorted(
+            (s for s in case.spans if s.service == case.service and s.kind == SpanKind.llm),
+            key=lambda s: s.start_time,
+        )
+        templates = [t for t in healthy if _same_prompt(t, calls, burst_at)] or healthy
+        for i in range(rng.randint(size_lo, size_hi)):
+            template = rng.choice(templates)
+            at = burst_at + timedelta(minutes=2 * i + rng.uniform(0, 1.5))
+            clone = clone_trace(template, ids, at - trace_start(template))
+            root = root_of(clone)
+            spans += [*clone, _timeout_span(root, ids, root.start_time + timedelta(milliseconds=20))]
+    return case.with_spans(
+        [
+            _edit_prompt(s, edit)
+            if s.service == case.service and s.kind == SpanKind.llm and s.start_time >= edit_at
+            else s
+            for s in spans
+        ]
+    )
 
 
 # -- volume --------------------------------------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""Nuisance in the incident's own service (a harmless prompt edit, an unrelated tool-timeout burst, both before the
+onset): each weighs by its association with the bad outputs, not by being there and being recent."""
+
+from __future__ import annotations
+
+from agent.detectors.prompt_change import _related_terms
+from agent.detectors.text import content_tokens
+from tests.detectkit import analyse, by
+from tests.spanfactory import BAGGAGE, POLICY, QA, SYSTEM, SpanFactory, Tool, traffic
+
+INVENTED = "Yes, you get a full refund within 90 days, no questions asked."
+REPORT = (
+    "Customers say the bot promised them a full refund within 90 days, no questions asked, for their flights."
+)
+HARMLESS = SYSTEM + "\nIf the user mentions waiting, thank them for their patience."
+STALE = POLICY.model_copy(
+    update={
+        "content": "Refunds are available within 90 days of purchase, no questions asked.",
+        "metadata": {"source": "kb/refund-policy.md", "updated_at": "2023-01-05"},
+    }
+)
+
+
+def _stale_policy_traffic(edit_at: int | None, burst: range = range(0)):  # noqa: ANN202
+    """60 window requests; from request 30 an outdated policy document makes two in five answers wrong. A harmless
+    prompt edit (v3 -> v4) lands at request `edit_at`; the requests in `burst` call a preferences tool that times
+    out, and answer well."""
+    f = SpanFactory()
+    base = traffic(40, -2880, 60, lambda i, t: f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE]))
+    timeout = Tool("profile.get_display_preferences", "TimeoutError: timed out after 5s", error=True)
+
+    def window(i, t):
+        q, a = QA[i % 5]
+        edited = edit_at is not None and i >= edit_at
+        prompt = {"system": HARMLESS, "template": ("support-answer", "4")} if edited else {}
+        tools = [timeout] if i in burst else None
+        if i >= 30 and i % 5 in (0, 3):
+            return f.trace(t, q, INVENTED, docs=[STALE, BAGGAGE], tools=tools, **prompt)
+        return f.trace(t, q, a, docs=[POLICY, BAGGAGE], tools=tools, **prompt)
+
+    return analyse(traffic(60, 0, 20, window), base, reports=[REPORT])
+
+
+def test_function_words_shared_with_a_report_do_not_make_an_edit_related():
+    assert not {"their", "them", "than", "if"} & content_tokens(
+        "thank them for their patience if more than once"
+    )
+    assert {"patience", "thank"} <= content_tokens("thank them for their patience")
+    ctx, _ = _stale_policy_traffic(edit_at=30)
+    assert _related_terms(ctx, [], ["If the user mentions waiting, thank them for their patience."]) == []
+
+
+def test_an_edit_that_ran_cleanly_long_before_the_onset_weighs_little_against_one_at_the_onset():
+    _, early = _stale_policy_traffic(edit_at=20)
+    _, at_onset = _stale_policy_traffic(edit_at=30)
+    (early_edit,) = by(early, "prompt_change")
+    (onset_edit,) = by(at_onset, "prompt_change")
+    # both edits are followed by the same bad answers within reach; only the timing tells them apart: 10 clean
+    # requests ran under the early one, at a later bad-answer rate of 0.4 (chance 0.6^10, about 1 in 165)
+    assert onset_edit.data["effect"] > 0.3
+    assert early_edit.data["effect"] < 0.05 * onset_edit.data["effect"]
+    stale = by(early, "stale_documents")
+    assert stale and stale[0].strength > early_edit.strength
+
+
+def test_a_tool_burst_whose_requests_all_answered_well_explains_none_of_the_bad_answers():
+    _, findings = _stale_policy_traffic(edit_at=None, burst=range(20, 28))
+    (burst,) = by(findings, "tool_errors")
+    assert burst.data["clean_requests"] == 8
+    assert (
+        burst.data["clean_factor"] < 0.15
+    )  # (1 - 12/52)^8 = 0.12: eight clean while a quarter of the rest went bad
+    _, overlapping = _stale_policy_traffic(edit_at=None, burst=range(30, 38))
+    (tied,) = by(overlapping, "tool_errors")
+    assert "clean_factor" not in tied.data and tied.strength > burst.strength
+
+
+def test_an_edit_rolled_out_to_half_the_calls_still_shows_its_added_line():
+    f = SpanFactory()
+    base = traffic(40, -2880, 60, lambda i, t: f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE]))
+
+    def window(i, t):
+        q, a = QA[i % 5]
+        if i >= 20 and i % 2:  # an A/B arm: every other call runs v4
+            return f.trace(t, q, a, docs=[POLICY, BAGGAGE], system=HARMLESS, template=("support-answer", "4"))
+        return f.trace(t, q, a, docs=[POLICY, BAGGAGE])
+
+    _, findings = analyse(traffic(60, 0, 20, window), base, reports=[REPORT])
+    (edit,) = by(findings, "prompt_change")
+    assert edit.data["added"] == ["If the user mentions waiting, thank them for their patience."]
