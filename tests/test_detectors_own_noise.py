@@ -67,9 +67,8 @@ def test_a_tool_burst_whose_requests_all_answered_well_explains_none_of_the_bad_
     _, findings = _stale_policy_traffic(edit_at=None, burst=range(20, 28))
     (burst,) = by(findings, "tool_errors")
     assert burst.data["clean_requests"] == 8
-    assert (
-        burst.data["clean_factor"] < 0.15
-    )  # (1 - 12/52)^8 = 0.12: eight clean while a quarter of the rest went bad
+    # (1 - 12/52)^8 = 0.12: eight clean requests while a quarter of the rest went bad
+    assert burst.data["clean_factor"] < 0.15
     _, overlapping = _stale_policy_traffic(edit_at=None, burst=range(30, 38))
     (tied,) = by(overlapping, "tool_errors")
     assert "clean_factor" not in tied.data and tied.strength > burst.strength
