@@ -296,3 +296,21 @@ def test_digits_spoken_in_groups_are_given_joined():
 
     assert {"4410", "2291", "44102291"} <= given_numbers("account 4410 2291, call 555-0142")
     assert "5550142" in given_numbers("call 555-0142") and "1.5" in given_numbers("v 1.5")
+
+
+def test_a_new_request_population_without_a_baseline_is_still_weighed():
+    # the same garbled queue with no baseline kept: the bad answers are known from a report quoting one, and the
+    # new queue marks them; with nothing to show the value new, its weight is capped, never zero
+    f = SpanFactory()
+
+    def window(i, t):
+        if i >= 10 and i % 3 == 0:
+            return _call(f, t, *GARBLED, queue="gla-01")
+        return _call(f, t, *CALLS[i % 4], queue="man-02")
+
+    report = 'The bot filed my outage under "outage | 4410992", an account that is not mine.'
+    _, findings = analyse(traffic(45, 0, 20, window), [], reports=[report])
+    segment = by(findings, "segments", "new_request_segment")
+    assert len(segment) == 1 and segment[0].layer_hint == "data"
+    assert (segment[0].data["key"], segment[0].data["value"]) == ("call.queue", "gla-01")
+    assert segment[0].strength > 0.1

@@ -180,6 +180,19 @@ def test_a_new_unit_in_tool_results_that_marks_the_bad_answers_is_data():
     assert fields[0].strength >= 0.3
 
 
+def test_a_new_tool_value_without_a_baseline_is_a_weaker_data_finding_not_none():
+    """A short baseline (here none at all) widens the doubt about what is new; it does not hide the value that
+    marks the bad answers. Its weight stays below the one the same value gets against a healthy baseline."""
+    f = SpanFactory()
+    new_unit = lambda i, w: w and i % 3 == 0  # noqa: E731
+    window, baseline = _fleet(f, lambda i, w: "mi" if new_unit(i, w) else "km", new_unit)
+    _, with_baseline = analyse(window, baseline, reports=REPORT)
+    _, without = analyse(window, [], reports=REPORT)
+    fields = by(without, "tool_fields")
+    assert fields and fields[0].layer_hint == "data" and fields[0].data["value"] == "mi"
+    assert 0.1 < fields[0].strength < by(with_baseline, "tool_fields")[0].strength
+
+
 def test_a_tool_value_as_common_before_the_incident_is_not_a_cause():
     """The look-alike: the bad answers go with 'mi', but 'mi' was as common in the healthy baseline."""
     f = SpanFactory()

@@ -56,8 +56,9 @@ def _served_differently(group: list[Span], others: list[Span]) -> bool:
 
 @detector(NAME)
 def detect(ctx: DetectorContext) -> list[Finding]:
-    if not ctx.flags or not ctx.baseline_answers:
-        return []  # without bad outputs, or a baseline to tell new from usual, a value marks nothing
+    if not ctx.flags:
+        return []  # without bad outputs a value marks nothing
+    # a short or missing baseline is not a reason to look away: `novelty` caps what it cannot tell new from usual
     roots = {**_roots(ctx, ctx.baseline), **_roots(ctx, ctx.spans)}
     values: dict[tuple[str, str], set[str]] = defaultdict(set)
     for trace_id, root in roots.items():

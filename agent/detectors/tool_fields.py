@@ -33,8 +33,9 @@ def _values(ctx: DetectorContext) -> dict[tuple[str, str, str], list[Span]]:
 
 @detector(NAME)
 def detect(ctx: DetectorContext) -> list[Finding]:
-    if not ctx.flags or not ctx.baseline_answers:
-        return []  # without bad outputs, or a baseline to tell new from usual, a value marks nothing
+    if not ctx.flags:
+        return []  # without bad outputs a value marks nothing
+    # a short or missing baseline is not a reason to look away: `novelty` caps what it cannot tell new from usual
     values = _values(ctx)
     kinds: dict[tuple[str, str], int] = defaultdict(int)
     for tool, field, _ in values:
