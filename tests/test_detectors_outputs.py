@@ -50,6 +50,34 @@ def test_with_a_short_baseline_the_window_median_is_the_reference():
     assert len(odd_fields(DetectorContext(incident(), window, baseline))) == 8
 
 
+def test_the_same_healthy_answers_repeated_are_not_a_longer_baseline():
+    """Two healthy answers recorded three times each show two examples of a field's range, not six: a field
+    the window sometimes leaves empty is no symptom on that evidence (the window is the reference, as with two)."""
+    f = SpanFactory()
+
+    def extraction(i: int, cap: int | None) -> str:
+        return json.dumps({"renewal_term_months": TERMS[i % 3][0], "annual_fee": 9600, "liability_cap": cap})
+
+    def healthy(copies: int, kinds: int):
+        return traffic(
+            copies * kinds,
+            -2880,
+            60,
+            lambda i, t: f.trace(t, f"contract k-{i % kinds}", extraction(i % kinds, 20000), docs=None),
+        )
+
+    window = traffic(
+        40,
+        0,
+        20,
+        lambda i, t: f.trace(t, f"contract w-{i}", extraction(i, None if i % 2 else 20000), docs=None),
+    )
+    assert odd_fields(DetectorContext(incident(), window, healthy(3, 2))) == {}
+    assert (
+        len(odd_fields(DetectorContext(incident(), window, healthy(1, 6)))) == 20
+    )  # six examples: a symptom
+
+
 def test_a_change_on_a_side_route_does_not_take_the_credit_for_every_bad_answer():
     """From minute 400 half the answers go bad; a prompt edit at that moment reached only two requests of a
     side route. It may be seen, but it cannot explain bad answers in requests it never touched."""

@@ -181,6 +181,21 @@ class DetectorContext:
         return self._answers(self.baseline)
 
     @cached_property
+    def baseline_examples(self) -> list[Span]:
+        """The baseline answers with each (request, delivered answer) pair once: the reference of what healthy
+        answers look like (a field's range, the terms they use, whether they state figures of their own). A
+        request answered identically again is the same example, not more evidence of variety: a rate counts every
+        answer (`baseline_answers`), a profile of healthy answers counts examples."""
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for answer in self.baseline_answers:
+            key = (self.request_text(answer), self.delivered_text(answer))
+            if key not in seen:
+                seen.add(key)
+                out.append(answer)
+        return out
+
+    @cached_property
     def llm_spans(self) -> list[Span]:
         return sorted((s for s in self.spans if s.kind == SpanKind.llm), key=lambda s: s.start_time)
 

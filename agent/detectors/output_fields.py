@@ -65,9 +65,10 @@ class _Profile:
 def odd_fields(ctx: DetectorContext) -> dict[str, float]:
     """Answer span id -> 1.0 for window answers with a field outside the healthy range (empty when the answers
     are not JSON objects)."""
-    own = len(ctx.baseline_answers) < T.output_field_min_seen
+    healthy = ctx.baseline_examples  # a repeated healthy answer shows its range once
+    own = len(healthy) < T.output_field_min_seen
     profiles: dict[str, _Profile] = defaultdict(_Profile)
-    for answer in [*ctx.baseline_answers, *ctx.answers] if own else ctx.baseline_answers:
+    for answer in [*healthy, *ctx.answers] if own else healthy:
         for key, value in (_fields(ctx.delivered_text(answer)) or {}).items():
             profiles[key].add(value)
             profiles[key].own = own
