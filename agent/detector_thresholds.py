@@ -239,7 +239,11 @@ class DataThresholds(BaseModel):
     )
     stale_min_association: float = _t(0.25, "... and its presence goes with them (association 0.25)")
     input_sample: int = _cap(150, "requests sampled per side for the topic comparison")
-    input_min_baseline: int = _n(10, "an input distribution needs 10 baseline requests to compare against")
+    input_min_baseline: int = _n(
+        10,
+        "the length and topic of inputs are compared against the spread (quantiles) of 10 baseline requests; a "
+        "language's share needs no minimum: its rise test (rate_z) already fails on too few",
+    )
     input_min_window: int = _n(5, "... and 5 window requests to be called shifted")
     input_onset_llr: float = _t(
         2.0,

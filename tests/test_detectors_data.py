@@ -145,6 +145,31 @@ def test_language_shift_in_inputs(embedder):
     assert lang[0].data["flagged_with_signal"] == 15 and lang[0].strength >= 0.4
 
 
+def test_a_language_shift_needs_no_long_baseline_only_a_significant_rise():
+    """Seven healthy requests are few for a spread, enough for a share: Spanish in two thirds of the window against
+    none of seven is a significant rise. Against two, it is not."""
+    f = SpanFactory()
+    spanish = [
+        "¿Puedo obtener un reembolso de mi billete de la semana pasada?",
+        "¿Cuánto cuesta cambiar mi vuelo a otra fecha?",
+        "¿Cuántas maletas puedo facturar en mi vuelo?",
+    ]
+
+    def window(i, t):
+        if i % 3:
+            return f.trace(
+                t, spanish[i % 3], "Refunds are available within 30 days of purchase.", docs=[POLICY]
+            )
+        return f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE])
+
+    spans = traffic(36, 0, 20, window)
+    _, findings = analyse(spans, healthy(f, n=7))
+    lang = by(findings, "input_shift", "language")
+    assert lang and lang[0].data["language"] == "es" and lang[0].layer_hint == "data"
+    _, findings = analyse(spans, healthy(f, n=2))
+    assert not by(findings, "input_shift", "language")
+
+
 USUAL = [
     "Can I get a refund on my ticket from last week?",
     "How much does it cost to change my flight?",

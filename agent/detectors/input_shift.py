@@ -23,9 +23,12 @@ NAME = "input_shift"
 def detect(ctx: DetectorContext) -> list[Finding]:
     win = [a for a in ctx.answers if ctx.request_text(a).strip()]
     base = [a for a in ctx.baseline_answers if ctx.request_text(a).strip()]
-    if len(base) < T.input_min_baseline or len(win) < T.input_min_window:
+    if not base or len(win) < T.input_min_window:
         return []
-    return [*_language(ctx, win, base), *_length(ctx, win, base), *_topic(ctx, win, base)]
+    # a language's share is a rate: its rise test (rate_z) respects the counts, so a short baseline only makes
+    # it harder to pass. Length and topic compare against the baseline's spread (quantiles), which needs a few.
+    spread = len(base) >= T.input_min_baseline
+    return [*_language(ctx, win, base), *(_length(ctx, win, base) + _topic(ctx, win, base) if spread else [])]
 
 
 def _effect(ctx: DetectorContext, traces: set[str]) -> tuple[float, dict]:
