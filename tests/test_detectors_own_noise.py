@@ -6,7 +6,7 @@ from __future__ import annotations
 from agent.detectors.prompt_change import _related_terms
 from agent.detectors.text import content_tokens
 from tests.detectkit import analyse, by
-from tests.spanfactory import BAGGAGE, POLICY, QA, SYSTEM, SpanFactory, Tool, traffic
+from tests.spanfactory import BAGGAGE, POLICY, QA, SYSTEM, SpanFactory, Tool, at, traffic
 
 INVENTED = "Yes, you get a full refund within 90 days, no questions asked."
 REPORT = (
@@ -87,3 +87,16 @@ def test_an_edit_rolled_out_to_half_the_calls_still_shows_its_added_line():
     _, findings = analyse(traffic(60, 0, 20, window), base, reports=[REPORT])
     (edit,) = by(findings, "prompt_change")
     assert edit.data["added"] == ["If the user mentions waiting, thank them for their patience."]
+
+
+def test_a_step_soon_after_another_step_is_still_a_change():
+    """v4 for 22 calls, a harmless v4.1 for 5, then v5: v5 is judged against v4.1, the value it replaced."""
+    from agent.detectors.changes import find_changes
+
+    f = SpanFactory()
+    spans = [s for i in range(37) for s in f.trace(at(i * 20), *QA[i % 5]) if s.kind.value == "llm"]
+    keys = ["4"] * 22 + ["4.1"] * 5 + ["5"] * 10
+    changes = find_changes(list(zip(spans, keys, strict=True)))
+    assert [(c.old, c.new) for c in changes] == [("4", "4.1"), ("4.1", "5")]
+    jitter = ["a", "b"] * 11 + ["c"] * 5 + ["d"] * 10  # two arms alternating, then two steps
+    assert [(c.old, c.new) for c in find_changes(list(zip(spans, jitter, strict=True)))] == [("c", "d")]

@@ -72,11 +72,16 @@ def compute_flags(ctx: DetectorContext, findings: list[Finding]) -> set[str]:
 def weigh_by_flags(ctx: DetectorContext, findings: list[Finding]) -> list[Finding]:
     """Once the bad outputs are known, a phase-1 finding none of whose candidate outputs (`bad_span_ids`) is among
     them explains none of them. Its strength is scaled by the chance that this many requests would all have stayed
-    clean were they at least as prone to bad outputs as the rest of the window: (1 - p)^n, with p the flagged rate
-    of the other window answers and n the finding's requests. One clean request barely moves it; a burst of ten
+    clean were they at least as prone to bad outputs as the rest of the window once bad outputs began: (1 - p)^n,
+    with p the flagged rate of the other window answers from the first bad one on, n the finding's requests. One clean request barely moves it; a burst of ten
     that all answered well, while a third of the others went bad, leaves nearly nothing."""
     flagged = ctx.flagged_traces()
     if not flagged:
+        return findings
+    # the rate a cause would have given its requests: that of the window from its first bad answer on (before it,
+    # clean requests are what any request was, cause or not)
+    first_bad = min((a.start_time for a in ctx.answers if a.trace_id in flagged), default=None)
+    if first_bad is None:
         return findings
     out = []
     for finding in findings:
@@ -85,7 +90,7 @@ def weigh_by_flags(ctx: DetectorContext, findings: list[Finding]) -> list[Findin
         if finding.layer_hint is None or not traces or traces & flagged:
             out.append(finding)
             continue
-        others = [a for a in ctx.answers if a.trace_id not in traces]
+        others = [a for a in ctx.answers if a.trace_id not in traces and a.start_time >= first_bad]
         p = sum(a.trace_id in flagged for a in others) / len(others) if others else 0.0
         factor = (1.0 - p) ** len(traces)
         data = {**finding.data, "clean_requests": len(traces), "clean_factor": round(factor, 3)}
