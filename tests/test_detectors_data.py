@@ -80,6 +80,29 @@ def test_stale_document_predating_the_change_the_reports_mention():
     assert not by(findings, "grounding")  # the answers are faithful to the (outdated) document
 
 
+def test_a_date_after_the_incident_makes_no_document_stale():
+    """The same outdated page, but the only date the reports give lies after the incident (when it was reported,
+    or a change still to come): a document cannot have gone stale before the incident by a later date. (A case
+    moved in time without its reports' text hits exactly this.)"""
+    f = SpanFactory()
+    old = doc("Refunds are available within 90 days of purchase.", "kb/refund-policy.md", "2023-01-05")
+
+    def make(i, t):
+        q, a = QA[i % 5]
+        if i % 5 in (0, 3):
+            return f.trace(t, q, INVENTED, docs=[old, BAGGAGE])
+        return f.trace(t, q, a, docs=[BAGGAGE])
+
+    reports = ["Reported on 2025-09-01: the bot still says 'full refund within 90 days'."]
+    ctx, findings = analyse(traffic(60, 0, 20, make), traffic(40, -2880, 60, make), reports=reports)
+    assert (
+        mentioned_dates(ctx)[0].isoformat() == "2025-09-01"
+        and ctx.window_end.date().isoformat() < "2025-09-01"
+    )
+    assert not by(findings, "stale_documents", "stale_in_context")
+    assert by(findings, "stale_documents", "in_bad_context")  # still in the bad answers' context, as a lead
+
+
 def test_archived_copy_beside_the_current_one_is_stale_and_the_incident_day_explains_nothing():
     """The index serves an archived 2023 copy of the refund page next to the current one. The reports only give
     the incident's own day ("since 4 March"): that date must not make every older document stale; the archived

@@ -214,10 +214,10 @@ def _implicated(ctx: DetectorContext, by_key: dict[str, list], reported: set[str
         return []
     changes = mentioned_dates(ctx)
     explained = config_change_dates(ctx)
-    # the incident's own days are when it happened, not a change that could have made a document stale
-    if ctx.window_start and ctx.window_end:
-        first, last = ctx.window_start.date(), ctx.window_end.date()
-        changes = [c for c in changes if not first <= c <= last]
+    # the incident's own days are when it happened, not a change that could have made a document stale; a date
+    # after them (when it was reported, a change still to come) cannot have made the context stale before it
+    if ctx.window_start:
+        changes = [c for c in changes if c < ctx.window_start.date()]
     # a mentioned date on which the service's own prompt or model changed dates that change, not the data
     changes = [c for c in changes if c not in explained]
     newest, families = _newest_versions(by_key)
