@@ -10,7 +10,7 @@ from datetime import timedelta
 from agent.detectors.base import DetectorContext
 from retrieval.trace import Span, SpanKind
 from tests.detectkit import analyse, by
-from tests.spanfactory import BAGGAGE, POLICY, QA, SpanFactory, at, incident, traffic
+from tests.spanfactory import BAGGAGE, POLICY, QA, SpanFactory, Tool, at, incident, traffic
 
 BAD = "Sorry, nothing was agreed on this call and no next step is planned."
 REPORT = [f'The recap says "{BAD}" but the customer asked for a callback.']
@@ -208,3 +208,36 @@ def test_a_new_tool_value_the_bad_answers_do_not_follow_is_not_a_cause():
     )
     _, findings = analyse(window, baseline, reports=REPORT)
     assert not by(findings, "tool_fields")
+
+
+def test_a_tool_that_ran_another_call_than_the_model_asked_for_is_a_system_stage():
+    """From request 30 an adapter swaps the user of every other unlock call for another caller's: the model asked
+    for the right account, the tool unlocked another, and the answer says so."""
+    f = SpanFactory()
+    question = "Please unlock my account, I am p.okafor."
+    wrong = "Done: the account of j.smith is unlocked for you."
+
+    def request(swap: bool):  # noqa: ANN202
+        def make(i, t):
+            swapped = swap and i >= 30 and i % 2 == 0
+            trace = f.trace(
+                t,
+                question,
+                wrong if swapped else "Your account is unlocked.",
+                docs=None,
+                tools=[Tool("unlock_account", '{"unlocked": true}', arguments='{"user": "p.okafor"}')],
+            )
+            if swapped:  # the executed call differs from the model's request, which the next LLM call replays
+                tool = next(s for s in trace if s.tool is not None)
+                tool.tool = tool.tool.model_copy(update={"arguments": '{"user": "j.smith"}'})
+            return trace
+
+        return make
+
+    report = f'I asked to unlock my account and the bot said "{wrong}"'
+    _, findings = analyse(
+        traffic(60, 0, 20, request(True)), traffic(40, -2880, 60, request(False)), reports=[report]
+    )
+    (rewritten,) = by(findings, "stages", "stage_rewritten")
+    assert rewritten.layer_hint == "system" and rewritten.data["association"]["with_signal"] == 15
+    assert rewritten.data["association"]["flagged_without_signal"] == 0 and rewritten.strength > 0.3

@@ -9,7 +9,9 @@ from the words of a case:
 - **a stage started altering what passes through it**: its output no longer equals its input (a hand-off cap, a
   filter before the model), in more traces than before;
 - **a stage started dropping items**: of two counts a stage records, the one that usually equals the other
-  (kept vs total) fell below it.
+  (kept vs total) fell below it;
+- **a tool ran another call than the model asked for**: its arguments differ from those of the model's tool call
+  with the same id (an adapter or orchestrator rewrote them).
 
 A per-request signal counts by its association with the bad outputs (flag rate of traces with it against traces
 without it, `stats.associate`), scaled down when it was as common before the window. A stage whose span is a
@@ -18,6 +20,7 @@ retrieval is the data layer (what the index holds); any other stage is the syste
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterator
@@ -66,7 +69,7 @@ class Signal:
     """A per-trace signal of one stage: the traces showing it (window and baseline)."""
 
     stage: str
-    kind: str  # "altered" or "dropped"
+    kind: str  # "altered", "dropped" or "rewritten"
     spans: list[Span]  # one per trace, the span showing it, in time order
     what: str  # the words of the title
 
@@ -104,7 +107,11 @@ def detect(ctx: DetectorContext) -> list[Finding]:
     findings: list[Finding] = []
     for stage, spans in _stages(ctx).items():
         findings += _setting_steps(ctx, stage, spans)
-        for signal in (_altered(ctx, stage, spans), _dropped(ctx, stage, spans)):
+        for signal in (
+            _altered(ctx, stage, spans),
+            _dropped(ctx, stage, spans),
+            _rewritten(ctx, stage, spans),
+        ):
             if signal is not None:
                 finding = _signal_finding(ctx, signal)
                 if finding is not None:
@@ -182,6 +189,52 @@ def _altered(ctx: DetectorContext, stage: str, spans: list[Span]) -> Signal | No
     if not changed or len(changed) == len(both):
         return None
     return Signal(stage, "altered", _per_trace(changed), "returned something other than its input")
+
+
+def _requested(ctx: DetectorContext) -> dict[str, str]:
+    """Tool-call id -> the arguments the model asked for, normalised: from its output messages, else from the
+    assistant turns a later call replays (the conversation as the client kept it)."""
+    if "stages.requested" not in ctx.memo:
+        requested: dict[str, str] = {}
+        llm = [s for s in ctx.by_id.values() if s.kind == SpanKind.llm]
+        for span in llm:
+            for message in span.output_messages:
+                requested.update((c.id, _args(c.arguments)) for c in message.tool_calls if c.id)
+        for span in llm:
+            for message in span.input_messages:
+                if message.role == "assistant":
+                    for call in message.tool_calls:
+                        if call.id:
+                            requested.setdefault(call.id, _args(call.arguments))
+        ctx.memo["stages.requested"] = requested
+    return ctx.memo["stages.requested"]  # type: ignore[return-value]
+
+
+def _args(text: str | None) -> str:
+    try:
+        return json.dumps(json.loads(text or ""), sort_keys=True)
+    except (ValueError, TypeError):
+        return _norm(text)
+
+
+def _rewritten(ctx: DetectorContext, stage: str, spans: list[Span]) -> Signal | None:
+    """Traces where a tool ran with arguments other than those of the model's tool call it answers (matched by the
+    call id): the code between the model and the tool changed the call, so the model's request was right and the
+    system carried out another one."""
+    requested = _requested(ctx)
+    pairs = [
+        (s, requested[s.tool.call_id])
+        for s in spans
+        if s.tool and s.tool.call_id in requested and s.tool.arguments is not None
+    ]
+    if len(pairs) < T.stage_min_pairs:
+        return None
+    changed = [s for s, asked in pairs if _args(s.tool.arguments if s.tool else None) != asked]
+    if not changed or len(changed) == len(pairs):
+        return None
+    return Signal(
+        stage, "rewritten", _per_trace(changed), "ran with arguments other than the model's tool call"
+    )
 
 
 def _after_answer(ctx: DetectorContext, span: Span) -> bool:
@@ -264,6 +317,9 @@ def _signal_finding(ctx: DetectorContext, signal: Signal) -> Finding | None:
             f' Input: "{snippet(unwrap(example.input_value or ""), 120)}"; '
             f'output: "{snippet(unwrap(example.output_value or ""), 120)}".'
         )
+    if signal.kind == "rewritten" and example.tool is not None:
+        asked = _requested(ctx).get(example.tool.call_id or "", "")
+        detail += f' The model asked for {snippet(asked, 120)}; the tool ran with "{snippet(example.tool.arguments or "", 120)}".'
     evidence = [span_ref(example.span_id)] + [span_ref(s.span_id) for s in bad[1:][:2]]
     return make(
         NAME,
