@@ -128,6 +128,11 @@ def finding_weight(finding: Finding, data: ScoringInput) -> tuple[float, str, bo
             weight *= T.off_symptom
             linked = False
             reasons.append("not in a flagged trace")
+    effect = finding.data.get("effect")
+    stepped = effect is None or float(effect) >= T.change_linked_effect
+    if finding.data.get("change") and data.flagged_traces and not stepped:
+        linked = False  # a change the bad-output rate did not step with is not tied to them
+        reasons.append("no step in bad outputs with it")
     if data.service and span_refs:
         services = {data.service_of(ref) for ref in span_refs} - {None}
         if services and data.service not in services:

@@ -91,6 +91,12 @@ class Thresholds(DetectorThresholds):
         "before it, 0.5 one window-tenth before; a change hours earlier that bad outputs only followed later "
         "is not the model changing at the onset",
     )
+    change_linked_effect: float = _t(
+        0.05,
+        "a change (model, prompt, setting) counts as tied to the bad outputs only when their rate stepped with "
+        "it at least this much (effect 0..1); below it the change keeps its (small) weight but, like an "
+        "off-symptom finding, cannot make its layer the primary over one whose evidence is in the bad traces",
+    )
     nondeterminism_requests: float = _t(
         3,
         "identical requests answered both well and badly show the inputs were right only when several requests "

@@ -194,3 +194,15 @@ def test_a_latent_condition_never_becomes_primary_nor_contributes_off_symptom():
     result, layers = _classify(alone)
     assert result.primary != "prompt" and layers["prompt"].role == "unknown"
     assert layers[result.primary].confidence == "inconclusive"
+
+
+def test_a_change_the_bad_outputs_did_not_step_with_cannot_take_the_primary_from_evidence_in_bad_traces():
+    def prompt_edit(effect: float) -> Finding:
+        edit = _finding("prompt_change", "prompt", 0.05, "3", change=True)
+        return edit.model_copy(update={"data": {"change": True, "effect": effect}})
+
+    weak_but_tied = _finding("retrieval", "data", 0.04, "1")  # in a bad trace
+    result, layers = _classify([prompt_edit(0.01), weak_but_tied])
+    assert result.primary == "data" and "no step in bad outputs" in layers["prompt"].rationale
+    result, _ = _classify([prompt_edit(0.6), weak_but_tied])  # the same edit with a step is tied to them
+    assert result.primary == "prompt"
