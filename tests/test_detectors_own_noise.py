@@ -100,3 +100,26 @@ def test_a_step_soon_after_another_step_is_still_a_change():
     assert [(c.old, c.new) for c in changes] == [("4", "4.1"), ("4.1", "5")]
     jitter = ["a", "b"] * 11 + ["c"] * 5 + ["d"] * 10  # two arms alternating, then two steps
     assert [(c.old, c.new) for c in find_changes(list(zip(spans, jitter, strict=True)))] == [("c", "d")]
+
+
+def test_with_no_bad_output_recognised_the_change_made_closest_to_the_reports_leads():
+    """Content not recorded, so no answer can be judged: a prompt bump at hour 5 and a model snapshot change at
+    hour 15 are both only candidates; the one the trouble was reported soonest after (hour 24) weighs more."""
+    f = SpanFactory()
+    base = traffic(40, -2880, 60, lambda i, t: f.trace(t, "", "", docs=None))
+
+    def window(i, t):
+        return f.trace(
+            t,
+            "",
+            "",
+            docs=None,
+            template=("support-answer", "4" if i >= 15 else "3"),
+            served="gpt-4o-2024-11-20" if i >= 45 else "gpt-4o-2024-08-06",
+        )
+
+    ctx, findings = analyse(traffic(72, 0, 20, window), base, reports=["Answers got worse this week."])
+    assert not ctx.flags
+    (bump,) = by(findings, "prompt_change")
+    (snapshot,) = [x for x in by(findings, "model_drift") if x.data.get("change")]
+    assert 0 < bump.data["effect"] < snapshot.data["effect"] <= 0.1

@@ -124,7 +124,7 @@ def score_change(ctx: DetectorContext, change: Change, gain: float | None = None
     example = None
     effect *= _reach(ctx, change) * _lag(ctx, change)
     if not ctx.flags:
-        effect = T.change_no_symptom  # no symptom known: a change is only a candidate
+        effect = T.change_no_symptom * _recency(ctx, change)  # no symptom known: a change is only a candidate
     elif effect >= 0.3:
         new_traces = {s.trace_id for s in change.new_spans}
         example = next((u for u in ctx.answers if u.trace_id in new_traces and ctx.is_flagged(u)), None)
@@ -149,6 +149,19 @@ def _reach(ctx: DetectorContext, change: Change) -> float:
         return 1.0
     touched = {s.trace_id for s in change.new_spans}
     return len(bad & touched) / len(bad)
+
+
+def _recency(ctx: DetectorContext, change: Change) -> float:
+    """With no bad output recognised, timing against the reports is what is left: the change the trouble was
+    reported soonest after is the likeliest trigger (one made earlier ran longer without a complaint, the same
+    reasoning as `_lag`). exp(-|t_report - t_change| / window), with the first report's time (else the window's
+    end): two candidates days apart differ clearly, two an hour apart barely."""
+    reported = [r.timestamp for r in ctx.incident.reports if r.timestamp is not None]
+    ref = min(reported) if reported else ctx.window_end
+    if ref is None or ctx.window_start is None or ctx.window_end is None:
+        return 1.0
+    scale = max(ctx.window_end - ctx.window_start, ctx.horizon)
+    return math.exp(-abs((ref - change.first_new.start_time) / scale))
 
 
 def _lag(ctx: DetectorContext, change: Change) -> float:
