@@ -123,3 +123,10 @@ def test_with_no_bad_output_recognised_the_change_made_closest_to_the_reports_le
     (bump,) = by(findings, "prompt_change")
     (snapshot,) = [x for x in by(findings, "model_drift") if x.data.get("change")]
     assert 0 < bump.data["effect"] < snapshot.data["effect"] <= 0.1
+
+
+def test_words_of_an_instructions_force_do_not_make_an_edit_related():
+    ctx, _ = _stale_policy_traffic(edit_at=30)
+    ctx.incident.reports[0].text += " It should only quote the current policy."
+    assert _related_terms(ctx, [], ["Greet the user only once per conversation."]) == []
+    assert _related_terms(ctx, [], ["Only quote the current policy."]) == ["current", "policy", "quote"]

@@ -114,7 +114,8 @@ def _related_terms(ctx: DetectorContext, removed: list[str], added: list[str]) -
     incident's description or reports also use: whether the edit is about what went wrong."""
     changed = content_tokens(" ".join(removed)) ^ content_tokens(" ".join(added))
     reported = content_tokens(" ".join(report_texts(ctx)))
-    return sorted(changed & reported)
+    # the words of an instruction's force (only, never, must...) say how strictly, not what about: not a topic
+    return sorted(t for t in changed & reported if not _CONSTRAINT.fullmatch(t))
 
 
 def _finding(ctx: DetectorContext, change: Change, service: str | None, route: str) -> Finding:
