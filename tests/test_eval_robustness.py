@@ -4,7 +4,7 @@ tests/test_eval_gate.py)."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -158,6 +158,33 @@ def test_time_shift_moves_everything_by_whole_weeks(case):
             if da.updated_at and da.updated_at[:4].isdigit():
                 assert da.updated_at != db.updated_at
     assert delta != timedelta(0)
+
+
+def test_time_shift_moves_the_dates_the_words_give(case):
+    """A case moved in time tells the same story: a date its description or reports write moves with it, in the
+    style it was written (no year added where it had none)."""
+    desc = (
+        "The policy changed on May 19 and again on 2025-03-01 (announced 19 May 2024); the 2023 rules differ."
+    )
+    report = case.incident.reports[0].model_copy(
+        update={"text": "Since March 3rd, 2025 it quotes the old fee."}
+    )
+    incident = case.incident.model_copy(update={"description": desc, "reports": [report]})
+    edited = case.with_spans(case.spans, incident=incident)
+    moved = apply("time_shift", edited)
+    delta = moved.window_start - edited.window_start
+    year = edited.window_start.year
+
+    def month_day(d: date) -> str:
+        return f"{d.strftime('%B')} {d.day}"
+
+    may, iso, dmy = date(year, 5, 19) + delta, date(2025, 3, 1) + delta, date(2024, 5, 19) + delta
+    assert moved.incident.description == (
+        f"The policy changed on {month_day(may)} and again on {iso.isoformat()} (announced {dmy.day} "
+        f"{dmy.strftime('%B')} {dmy.year}); the 2023 rules differ."
+    )
+    march = date(2025, 3, 3) + delta
+    assert moved.incident.reports[0].text == f"Since {month_day(march)}, {march.year} it quotes the old fee."
 
 
 def test_report_shares_and_table():

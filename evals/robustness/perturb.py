@@ -9,7 +9,7 @@ import json
 import random
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,18 @@ OPTIONAL_ATTR = re.compile(
     re.IGNORECASE,
 )
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$")
+MONTHS = (
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+)  # fmt: skip
+_MON = "|".join(m[:3] for m in MONTHS)
+# dates written in prose: 2025-05-19, May 19(th)(, 2025), 19(th) May( 2025)
+TEXT_DATE = re.compile(
+    rf"\b(?P<iso>(?P<y>\d{{4}})-(?P<m>\d{{2}})-(?P<d>\d{{2}}))\b"
+    rf"|\b(?P<mdy>(?P<mon1>{_MON})[a-z]*\.? (?P<d1>\d{{1,2}})(?:st|nd|rd|th)?(?:,? (?P<y1>\d{{4}}))?)\b"
+    rf"|\b(?P<dmy>(?P<d2>\d{{1,2}})(?:st|nd|rd|th)? (?P<mon2>{_MON})[a-z]*\.?(?: (?P<y2>\d{{4}}))?)\b",
+    re.IGNORECASE,
+)
 
 
 class Perturbation(BaseModel):
@@ -306,14 +318,48 @@ def _shift_all(span: Span, delta: timedelta) -> Span:
     return moved.model_copy(update={"documents": docs, "attributes": attrs})
 
 
+def _shift_date(match: re.Match[str], delta: timedelta, year: int) -> str:
+    """One date written in prose, moved by `delta` and written back in its own style (a year only if it had one;
+    a date without one is read in the incident's year, as a reader would)."""
+    g = match.groupdict()
+    try:
+        if g["iso"]:
+            day = date(int(g["y"]), int(g["m"]), int(g["d"]))
+        else:
+            mon, d, y = (g["mon1"], g["d1"], g["y1"]) if g["mdy"] else (g["mon2"], g["d2"], g["y2"])
+            day = date(
+                int(y or year), next(i for i, m in enumerate(MONTHS, 1) if m.startswith(mon.lower())), int(d)
+            )
+    except ValueError:
+        return match.group(0)
+    moved = day + delta
+    if g["iso"]:
+        return moved.isoformat()
+    month = MONTHS[moved.month - 1].capitalize()
+    text = f"{month} {moved.day}" if g["mdy"] else f"{moved.day} {month}"
+    has_year = g["y1"] if g["mdy"] else g["y2"]
+    return f"{text}, {moved.year}" if has_year and g["mdy"] else f"{text} {moved.year}" if has_year else text
+
+
+def _shift_text(text: str, delta: timedelta, year: int) -> str:
+    return TEXT_DATE.sub(lambda m: _shift_date(m, delta, year), text) if text else text
+
+
 def time_shift(case: CaseTraces, rng: random.Random, _tmp: Path | None) -> CaseTraces:
     """The case moved by whole weeks (2-9 months, either way): spans, document dates, timestamps in attributes,
-    the incident window and the reports."""
+    the incident window and the reports, with the dates their words give (a case moved in time tells the same
+    story: "the guidance changed on May 19" moves with the guidance)."""
     lo, hi = KNOBS["shift_weeks"][0]
     delta = timedelta(weeks=rng.randint(lo, hi) * rng.choice((-1, 1)))
     incident = case.incident
+    year = (incident.window_start or case.window_start).year
     reports = [
-        r.model_copy(update={"timestamp": r.timestamp + delta if r.timestamp else None})
+        r.model_copy(
+            update={
+                "timestamp": r.timestamp + delta if r.timestamp else None,
+                "text": _shift_text(r.text, delta, year),
+            }
+        )
         for r in incident.reports
     ]
     incident = incident.model_copy(
@@ -321,6 +367,8 @@ def time_shift(case: CaseTraces, rng: random.Random, _tmp: Path | None) -> CaseT
             "window_start": incident.window_start + delta if incident.window_start else None,
             "window_end": incident.window_end + delta if incident.window_end else None,
             "reports": reports,
+            "title": _shift_text(incident.title, delta, year),
+            "description": _shift_text(incident.description, delta, year),
         }
     )
     return case.with_spans(
