@@ -295,6 +295,11 @@ class SystemThresholds(BaseModel):
     )
     truncation_plateau_share: float = _t(0.1, "... when a tenth of the calls (at least min_calls) do ...")
     truncation_plateau_baseline: float = _t(0.9, "... and the baseline stayed under 90% of that ceiling")
+    truncation_min_ceiling: int = _n(
+        512,
+        "... and the plateau is at least 512 tokens: no context window in use, nor an assembly budget that holds "
+        "instructions, context and a question, is smaller; a shorter common length is identical prompts, not a cap",
+    )
     truncation_system_baseline: float = _t(
         0.1, "the system prompt was 'present in the baseline' when at most 10% of baseline calls lacked it"
     )

@@ -370,3 +370,48 @@ def test_identifier_the_request_gave_is_not_obedience_to_the_injection():
     _, findings = analyse(traffic(40, 0, 20, _agent_traffic(f, injected=True, request=request)), base)
     assert not by(findings, "injection", "injection_obeyed")
     assert by(findings, "injection", "injection_resisted")
+
+
+def test_many_calls_of_one_short_length_are_identical_prompts_not_a_context_limit():
+    """A prompt change made every window input 123 tokens (the baseline's were shorter): a common length, no cap."""
+    f = SpanFactory()
+    base = traffic(
+        30, -1800, 60, lambda i, t: f.trace(t, *QA[i % 5], docs=[POLICY], input_tokens=100 + i % 4)
+    )
+
+    def window(i, t):
+        q, a = QA[i % 5]
+        return f.trace(t, q, a, docs=[POLICY], model="acme-chat", served="acme-chat-1", input_tokens=123)
+
+    _, findings = analyse(traffic(40, 0, 20, window), base)
+    assert not by(findings, "truncation", "input_at_limit")
+    # the same plateau at a size a context budget can have is one
+    _, findings = analyse(
+        traffic(
+            40,
+            0,
+            20,
+            lambda i, t: f.trace(
+                t,
+                *QA[i % 5],
+                docs=[POLICY],
+                model="acme-chat",
+                served="acme-chat-1",
+                input_tokens=4096 if i % 3 else 2000 + i,
+            ),
+        ),
+        traffic(
+            30,
+            -1800,
+            60,
+            lambda i, t: f.trace(
+                t,
+                *QA[i % 5],
+                docs=[POLICY],
+                model="acme-chat",
+                served="acme-chat-1",
+                input_tokens=2000 + 10 * i,
+            ),
+        ),
+    )
+    assert by(findings, "truncation", "input_at_limit")[0].data["ceiling"] == 4096

@@ -103,45 +103,51 @@ def _full_inputs(ctx: DetectorContext, win: list[Span], base: list[Span]) -> lis
     sized = [s for s in win if s.usage.input_tokens]
     if len(sized) < T.truncation_min_calls:
         return []
-    ceiling = max(s.usage.input_tokens or 0 for s in sized)
     known = {s.span_id: lim for s in sized if (lim := _limit(s))}
+    unknown = [s for s in sized if s.span_id not in known]
+    ceiling = max((s.usage.input_tokens or 0 for s in unknown), default=0)
 
     def full(s: Span) -> bool:
         tokens = s.usage.input_tokens or 0
-        lim = known.get(s.span_id)
+        lim = known.get(s.span_id) or _limit(s)
         return (
             tokens >= T.truncation_known_full * lim if lim else tokens >= T.truncation_plateau_full * ceiling
         )
 
-    hits = [s for s in sized if full(s)]
-    # an observed plateau only counts when several calls press against it and the baseline stayed below
+    # calls of a model whose window is known are full near that window; the others against an observed plateau,
+    # which counts only when several calls press against it, the baseline stayed below, and it is a size a context
+    # window or an assembly budget can have
     base_max = max((s.usage.input_tokens or 0 for s in base), default=0)
+    pressed = [s for s in unknown if full(s)]
     plateau = (
-        not known
-        and len(hits) >= max(T.truncation_min_calls, T.truncation_plateau_share * len(sized))
+        len(pressed) >= max(T.truncation_min_calls, T.truncation_plateau_share * len(unknown))
         and base_max < T.truncation_plateau_baseline * ceiling
+        and ceiling >= T.truncation_min_ceiling
     )
-    if not hits or (not known and not plateau):
+    hits = [s for s in sized if s.span_id in known and full(s)] + (pressed if plateau else [])
+    hits.sort(key=lambda s: s.start_time)
+    if not hits:
         return []
+    top = max(s.usage.input_tokens or 0 for s in hits)
     k_base = sum(1 for s in base if s.usage.input_tokens and full(s))
     new = novelty(len(hits), len(sized), k_base, len(base))
     strength, assoc = _strength(ctx, new, {s.trace_id for s in hits})
     return [
         make(
             NAME,
-            f"Inputs at the context limit ({len(hits)} of {len(sized)} LLM calls at ~{ceiling} input tokens)",
+            f"Inputs at the context limit ({len(hits)} of {len(sized)} LLM calls at ~{top} input tokens)",
             strength=strength,
             layer_hint="system",
             evidence=[span_ref(s.span_id) for s in hits[:3]],
             detail=(
                 f"{len(hits)} window calls used at least 95% of the context window"
-                + ("" if known else f" (a plateau at {ceiling} tokens; the baseline peaked at {base_max})")
+                + (f" (a plateau at {ceiling} tokens; the baseline peaked at {base_max})" if plateau else "")
                 + "; context assembly likely truncated what the model saw."
             ),
             onset=hits[0].start_time,
             change=new >= T.novelty_change,
             kind="input_at_limit",
-            ceiling=ceiling,
+            ceiling=top,
             baseline_max=base_max,
             novelty=round(new, 3),
             **assoc,
