@@ -45,6 +45,25 @@ def test_lower_scores_and_a_missing_source():
     assert low and low[0].data["median_baseline"] > low[0].data["median_window"]
 
 
+def test_repeated_baseline_scores_do_not_make_a_dip_a_drop():
+    """Five healthy retrievals recorded three times each: the lowest score is also the 10th percentile, so none
+    of the baseline falls under it, though one in ten healthy retrievals does by construction. A third of the
+    window a hair under it is no drop; most of it far under still is."""
+    f = SpanFactory()
+    scores = [0.84, 0.86, 0.88, 0.89, 0.9]
+
+    def one(score_of):
+        return lambda i, t: f.trace(
+            t, *QA[i % 5], docs=[doc("Refunds within 30 days.", "kb/r.md", score=score_of(i))]
+        )
+
+    baseline = traffic(15, -2880, 60, one(lambda i: scores[i % 5]))
+    dip = traffic(30, 0, 20, one(lambda i: 0.83 if i % 3 == 0 else scores[i % 5]))
+    drop = traffic(30, 0, 20, one(lambda i: 0.6 if i % 3 else scores[i % 5]))
+    assert not by(analyse(dip, baseline)[1], "retrieval", "low_scores")
+    assert by(analyse(drop, baseline)[1], "retrieval", "low_scores")
+
+
 def test_retrieval_quiet_on_healthy_traffic():
     f = SpanFactory()
     _, findings = analyse(healthy(f, n=60, start=0, step=20), healthy(f))

@@ -83,7 +83,10 @@ def _low_scores(ctx: DetectorContext, win: list[Span], base: list[Span]) -> list
         return []
     threshold = float(np.quantile(base_scores, T.retrieval_low_quantile))
     low = [s for s, x in scored_win if x < threshold]
-    k_base = sum(x < threshold for x in base_scores)
+    # healthy retrievals fall under the baseline's quantile at the quantile's level by construction; counting the
+    # baseline's own scores under it measures the interpolation instead (one of five under the 10th percentile,
+    # none of fifteen when scores repeat), so the comparison changed with the baseline's length, not its scores
+    k_base = T.retrieval_low_quantile * len(base_scores)
     new = novelty(len(low), len(scored_win), k_base, len(base_scores))
     if new < T.retrieval_low_novelty:
         return []

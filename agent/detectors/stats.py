@@ -12,8 +12,8 @@ from agent.thresholds import T
 from retrieval.trace import Span
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for k successes out of n."""
+def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for k successes out of n (k may be an expected count: n times a known rate)."""
     if n <= 0:
         return (0.0, 1.0)
     p = k / n
@@ -58,7 +58,7 @@ def _log_comb(n: int, r: int) -> float:
     return math.lgamma(n + 1) - math.lgamma(r + 1) - math.lgamma(n - r + 1)
 
 
-def novelty(k_win: int, n_win: int, k_base: int, n_base: int) -> float:
+def novelty(k_win: int, n_win: int, k_base: float, n_base: int) -> float:
     """0..1: how clearly a signal's window rate exceeds its baseline rate (1 = absent before, common now)."""
     if n_win == 0 or k_win == 0:
         return 0.0
