@@ -346,6 +346,14 @@ class SystemThresholds(BaseModel):
     )
     latent_min_trigger: float = _t(0.1, "a trigger finding weaker than this explains nothing")
     latent_min_cases: int = _n(3, "bad outputs a latent condition must show in")
+    latent_guard_share: float = _t(
+        0.3,
+        "a removed guard instruction: at least 30% of the bad answers ran under the prompt without it ...",
+    )
+    latent_guard_base: float = _t(
+        0.2, "... then it weighs 0.2 (the instructions let the trigger through) ..."
+    )
+    latent_guard_gain: float = _t(0.3, "... plus 0.3 times that share, capped like every latent condition")
     latent_covering_share: float = _t(
         0.5, "answers covering a tool failure must be half of those that ignored it to blame the instructions"
     )

@@ -196,3 +196,48 @@ def test_a_date_the_incident_mentions_is_explained_by_a_prompt_change_that_day()
     days = config_change_dates(ctx)
     assert at(300).date() in days  # the v4 prompt went live at minute 300 of the window
     assert at(-2880).date() not in days  # no change on the baseline's first day
+
+
+def test_a_guard_removed_before_a_data_trigger_is_a_latent_prompt_condition_not_the_trigger():
+    """The grounding rule is dropped at request 10; an outdated policy document arrives at request 30 and the
+    answers quote it. The edit ran cleanly for 20 requests, so it is no trigger, but it let the trigger through."""
+    f = SpanFactory()
+    loose = SYSTEM.replace("Answer only from the policy documents provided in the context.\n", "")
+    stale = POLICY.model_copy(
+        update={
+            "content": "Refunds are available within 90 days of purchase, no questions asked.",
+            "metadata": {"source": "kb/refund-policy.md", "updated_at": "2023-01-05"},
+        }
+    )
+    base = traffic(40, -2880, 60, lambda i, t: f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE]))
+
+    def window(i, t):
+        q, a = QA[i % 5]
+        prompt = {"system": loose, "template": ("support-answer", "4")} if i >= 10 else {}
+        if i >= 30 and i % 5 in (0, 3):
+            return f.trace(
+                t,
+                q,
+                "Yes, a full refund within 90 days, no questions asked.",
+                docs=[stale, BAGGAGE],
+                **prompt,
+            )
+        return f.trace(t, q, a, docs=[POLICY, BAGGAGE], **prompt)
+
+    report = (
+        "The bot no longer answers from the policy documents, it said: "
+        '"Yes, a full refund within 90 days, no questions asked."'
+    )
+    _, findings = analyse(traffic(60, 0, 20, window), base, reports=[report])
+    (edit,) = [x for x in findings if x.detector == "prompt_change"]
+    (guard,) = [x for x in findings if x.data.get("kind") == "removed_guard"]
+    assert edit.data["effect"] < 0.05  # as a trigger it is refuted by the 20 clean requests
+    assert guard.layer_hint == "prompt" and guard.data["latent"] and guard.strength >= 0.4
+    assert guard.data["removed"] == ["Answer only from the policy documents provided in the context."]
+    # the same edit with nothing related in the reports is no guard of what went wrong
+    _, findings = analyse(
+        traffic(60, 0, 20, window),
+        base,
+        reports=['It said "Yes, a full refund within 90 days, no questions asked."'],
+    )
+    assert not [x for x in findings if x.data.get("kind") == "removed_guard"]

@@ -6,6 +6,8 @@ weakness only with trace evidence tied to the bad outputs:
 
 - tool failures covered by confident answers, under instructions that say nothing about failures (prompt);
 - side-effecting tool calls that carried out the bad answers' decisions without a check (system);
+- a guard instruction about what went wrong, removed before the bad outputs ran under the new prompt (prompt): a
+  removed guard need not show from its first request (that is a trigger's mark), it waits for what it let through;
 - a model change to a fine-tuned model whose outputs went bad: its training data shaped them (data);
 - outputs newly cut at the output-token limit after a model or prompt change made them longer (system).
 
@@ -18,6 +20,7 @@ import re
 
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.common import make, pct, quote, system_text
+from agent.detectors.prompt_change import CONSTRAINT
 from agent.detectors.text import snippet
 from agent.detectors.tool_errors import error_result
 from agent.models import Finding, span_ref
@@ -54,6 +57,7 @@ def detect(ctx: DetectorContext) -> list[Finding]:
     return [
         *_unhandled_failures(ctx),
         *_unchecked_actions(ctx),
+        *_removed_guard(ctx),
         *_fine_tune_data(ctx),
         *_output_limit(ctx),
     ]
@@ -165,6 +169,59 @@ def _unchecked_actions(ctx: DetectorContext) -> list[Finding]:
             )
         )
     return findings
+
+
+def _removed_guard(ctx: DetectorContext) -> list[Finding]:
+    flagged = [a for a in ctx.answers if ctx.is_flagged(a)]
+    if len(flagged) < T.latent_min_cases:
+        return []
+    findings = []
+    for change in ctx.prior:
+        removed = [str(line) for line in change.data.get("removed") or []]
+        guards = [line for line in removed if CONSTRAINT.search(line)]
+        if (
+            change.data.get("kind") != "prompt_changed"
+            or not guards
+            or not change.data.get("related_terms")
+            or float(change.data.get("scope_weight", 1.0)) < 1.0
+            or change.onset is None
+        ):
+            continue
+        route = str(change.data.get("route") or "")
+        under = [a for a in flagged if a.start_time >= change.onset and route in (_route(a), "")]
+        share = len(under) / len(flagged)
+        if len(under) < T.latent_min_cases or share < T.latent_guard_share:
+            continue
+        old = next((ref for ref in change.evidence[1:2]), None)
+        findings.append(
+            make(
+                NAME,
+                f"A guard instruction was removed from the {route} prompt before {len(under)} of the "
+                f"{len(flagged)} bad answers ran without it",
+                strength=min(T.latent_failure_max, T.latent_guard_base + T.latent_guard_gain * share),
+                layer_hint="prompt",
+                evidence=[*([old] if old else []), *(span_ref(a.span_id) for a in under[:2])],
+                detail=(
+                    f'The edit removed "{snippet(guards[0], 200)}", which is about what went wrong (the reports use '
+                    f"{', '.join(map(str, change.data['related_terms'][:4]))}); {len(under)} of the {len(flagged)} bad "
+                    f"answers ran without it. Whatever triggered them, nothing in the instructions held them back. "
+                    f"Change: {change.title}."
+                ),
+                quotes=[quote(old, snippet(guards[0], 200), "system")] if old else [],
+                latent=True,
+                kind="removed_guard",
+                trigger=change.title,
+                route=route,
+                new=change.data.get("new"),
+                removed=guards,
+                covered=len(under),
+            )
+        )
+    return findings
+
+
+def _route(span: Span) -> str:
+    return span.prompt_template.id if span.prompt_template and span.prompt_template.id else span.name
 
 
 def _fine_tune_data(ctx: DetectorContext) -> list[Finding]:

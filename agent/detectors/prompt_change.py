@@ -17,7 +17,7 @@ from agent.thresholds import T
 from retrieval.trace import Span
 
 NAME = "prompt_change"
-_CONSTRAINT = re.compile(
+CONSTRAINT = re.compile(
     r"\b(?:only|never|must|do not|don't|always|refuse|decline|cite|unless|forbidden|not allowed|if you don't know)\b",
     re.IGNORECASE,
 )
@@ -115,7 +115,7 @@ def _related_terms(ctx: DetectorContext, removed: list[str], added: list[str]) -
     changed = content_tokens(" ".join(removed)) ^ content_tokens(" ".join(added))
     reported = content_tokens(" ".join(report_texts(ctx)))
     # the words of an instruction's force (only, never, must...) say how strictly, not what about: not a topic
-    return sorted(t for t in changed & reported if not _CONSTRAINT.fullmatch(t))
+    return sorted(t for t in changed & reported if not CONSTRAINT.fullmatch(t))
 
 
 def _finding(ctx: DetectorContext, change: Change, service: str | None, route: str) -> Finding:
@@ -130,7 +130,7 @@ def _finding(ctx: DetectorContext, change: Change, service: str | None, route: s
     diff, removed, added = prompt_diff(old_text, new_text) if (old_text or new_text) else ("", [], [])
     score = score_change(ctx, change)
     strength = score.strength
-    if any(_CONSTRAINT.search(line) for line in removed):
+    if any(CONSTRAINT.search(line) for line in removed):
         strength *= 1.15  # a guard instruction went away
     related = _related_terms(ctx, removed, added)
     if (removed or added) and not related:

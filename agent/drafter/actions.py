@@ -30,7 +30,7 @@ def _prompt_title(finding: Finding | None) -> str:
     """Name the instruction to restore when the finding saw one removed; else the generic fix."""
     data = finding.data if finding is not None else {}
     removed = data.get("removed") or []
-    if data.get("kind") == "prompt_changed" and removed:
+    if data.get("kind") in ("prompt_changed", "removed_guard") and removed:
         return (
             f"Restore the instruction {data.get('new')} of {data.get('route')} dropped: “{_clip(removed[0])}”"
         )
