@@ -57,7 +57,7 @@ def test_unknown_dialect_and_empty_file():
     assert split(path) == (
         [],
         [
-            f"{path}: unknown dialect (no OTLP resourceSpans or resourceLogs and no Langfuse observation fields)"
+            f"{path}: unknown dialect (no OTLP resourceSpans or resourceLogs, no Langfuse observation fields, no Who&When history)"
         ],
     )
     assert split(BAD / "empty.json") == ([], [f"{BAD / 'empty.json'}: file is empty"])
@@ -89,7 +89,7 @@ def test_forced_format_mismatch_and_unknown_format(tmp_path):
     assert split(otlp, fmt="csv") == (
         [],
         [
-            f"{otlp}: unknown format 'csv' (expected one of otlp-json, otlp-jsonl, otlp-logs-json, otlp-logs-jsonl, langfuse-json, langfuse-jsonl, markdown)"
+            f"{otlp}: unknown format 'csv' (expected one of otlp-json, otlp-jsonl, otlp-logs-json, otlp-logs-jsonl, langfuse-json, langfuse-jsonl, whowhen-json, markdown)"
         ],
     )
     not_otlp = tmp_path / "list.jsonl"

@@ -223,7 +223,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--format",
-                help="Override detection: otlp-json, otlp-jsonl, otlp-logs-json, otlp-logs-jsonl, langfuse-json, langfuse-jsonl, markdown.",
+                help="Override detection: otlp-json, otlp-jsonl, otlp-logs-json, otlp-logs-jsonl, langfuse-json, langfuse-jsonl, whowhen-json, markdown.",
             ),
         ] = None,
         service: Annotated[

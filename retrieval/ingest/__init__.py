@@ -1,5 +1,5 @@
 """Ingesters: OTLP JSON / JSON lines (GenAI current + legacy, OpenLLMetry, OpenInference attributes), Langfuse
-observation exports, and past post-mortems in Markdown. Everything streams; bad records become IngestError
+observation exports, multi-agent group-chat logs in the Who&When shape, and past post-mortems in Markdown. Everything streams; bad records become IngestError
 values (one line each) and the rest of the file is still read.
 
     for item in iter_file(Path("traces.jsonl")):
@@ -19,6 +19,7 @@ from retrieval.ingest.otlp import decode_any_value, decode_attributes, iter_otlp
 from retrieval.ingest.otlp_logs import NO_GENAI, iter_otlp_logs_json, iter_otlp_logs_jsonl
 from retrieval.ingest.paths import INGESTIBLE_SUFFIXES, expand_paths
 from retrieval.ingest.source import Progress
+from retrieval.ingest.whowhen import iter_whowhen_json
 from retrieval.trace import IngestError, PostmortemDoc, Span, SpanContent
 
 __all__ = [
@@ -41,6 +42,7 @@ _READERS = {
     "otlp-logs-jsonl": iter_otlp_logs_jsonl,
     "langfuse-json": iter_langfuse_json,
     "langfuse-jsonl": iter_langfuse_jsonl,
+    "whowhen-json": iter_whowhen_json,
 }
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from retrieval.ingest.source import head_text, opened
 
 FORMATS = (
-    "otlp-json", "otlp-jsonl", "otlp-logs-json", "otlp-logs-jsonl", "langfuse-json", "langfuse-jsonl", "markdown",
+    "otlp-json", "otlp-jsonl", "otlp-logs-json", "otlp-logs-jsonl", "langfuse-json", "langfuse-jsonl",
+    "whowhen-json", "markdown",
 )  # fmt: skip
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdx"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
@@ -28,6 +29,8 @@ _LANGFUSE_TYPE = re.compile(
 _LANGFUSE_KEYS = re.compile(
     r'"(parentObservationId|parent_observation_id|observations|promptName|startTime)"\s*:'
 )
+# a Who&When log (one JSON object): a group chat as "history": [{"content": ..., "role": ...}, ...]
+_WHOWHEN_HISTORY = re.compile(r'"history"\s*:\s*\[')
 _TRACE_ID = re.compile(r'"(traceId|trace_id)"\s*:')
 
 
@@ -66,8 +69,11 @@ def detect_format(path: Path) -> str:
         raise UnknownFormatError(path, CONSOLE_ADVICE)
     if family is None:
         raise UnknownFormatError(
-            path, "unknown dialect (no OTLP resourceSpans or resourceLogs and no Langfuse observation fields)"
+            path,
+            "unknown dialect (no OTLP resourceSpans or resourceLogs, no Langfuse observation fields, no Who&When history)",
         )
+    if family == "whowhen":
+        return "whowhen-json"  # one object per file
     return f"{family}-{'jsonl' if _is_json_lines(path, stripped, suffix) else 'json'}"
 
 
@@ -80,6 +86,8 @@ def _family(head: str) -> str | None:
         return "langfuse"
     if _LANGFUSE_KEYS.search(head) and '"observations"' in head:
         return "langfuse"
+    if head.lstrip().startswith("{") and _WHOWHEN_HISTORY.search(head):
+        return "whowhen"
     return None
 
 
