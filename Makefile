@@ -63,8 +63,8 @@ eval: $(STAMP)  ## offline eval: dev (gated) and the sealed test split (reported
 	$(BIN)/postmortem eval --split dev --gate
 	$(BIN)/postmortem eval --split test
 
-eval-multiagent: $(STAMP)  ## multi-agent runs: agent and step accuracy beside the random and last-turn baselines
-	$(BIN)/python -m evals.harness.multiagent
+eval-multiagent: $(STAMP)  ## multi-agent runs: agent and step accuracy beside the random and last-turn baselines (WHO_WHEN=DIR: Who&When logs)
+	$(BIN)/python -m evals.harness.multiagent $(if $(WHO_WHEN),--who-when $(WHO_WHEN))
 
 robustness: $(STAMP)  ## robustness suite on every dev case (CI runs a fixed subset in make test)
 	$(BIN)/postmortem eval --robustness
