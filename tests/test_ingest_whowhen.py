@@ -103,6 +103,23 @@ def test_ids_come_from_the_content(tmp_path: Path) -> None:
     assert len({s.span_id for s in first} | {s.span_id for s in spans_of(ALGORITHM)}) == 14
 
 
+def test_a_row_exported_from_a_table_reads_the_same(tmp_path: Path) -> None:
+    """A dataset row written back as JSON has every column: `name: null` on role-only turns, a null prompt for
+    the agents of other logs."""
+    log = raw(HAND)
+    for entry in log["history"]:
+        entry["name"] = None
+    log["system_prompt"] = {"WebSurfer": "You browse the web.", "Python_Expert": None}
+    path = tmp_path / "row.json"
+    path.write_text(json.dumps(log))
+    run, before = build_run(spans_of(path)), build_run(spans_of(HAND))
+    assert [(t.agent, t.handoff_to, t.role) for t in run.turns] == [
+        (t.agent, t.handoff_to, t.role) for t in before.turns
+    ]
+    prompts = {s.agent_name: s.system_instructions for s in spans_of(path) if s.agent_name}
+    assert prompts["WebSurfer"] == "You browse the web." and prompts["Orchestrator"] is None
+
+
 def _bad(tmp_path: Path, change) -> Path:
     log = raw(ALGORITHM)
     change(log)
@@ -126,6 +143,11 @@ def _set_turn(i: int, key: str, value) -> object:
         (lambda log: log.__setitem__("history", {"0": {}}), "history", "not a list of turns"),
         (lambda log: log.__setitem__("history", []), "history", "empty (a run has at least one turn)"),
         (lambda log: log.__setitem__("system_prompt", "be nice"), "system_prompt", "not an object"),
+        (
+            lambda log: log["system_prompt"].__setitem__("Python_Expert", 3),
+            "system_prompt.Python_Expert",
+            "not a string",
+        ),
         (lambda log: log.__setitem__("mistake_step", "three"), "mistake_step", "not a turn index ('three')"),
         (lambda log: log.__setitem__("mistake_step", 6), "mistake_step", "6 is not a turn of this log"),
     ],

@@ -145,7 +145,7 @@ def parse_log(raw: Any) -> WhoWhenLog:
     if prompts is not None and not isinstance(prompts, Mapping):
         raise LogError("system_prompt", "not an object (agent name -> its system prompt)")
     for agent, prompt in (prompts or {}).items():
-        if not isinstance(prompt, str):
+        if prompt is not None and not isinstance(prompt, str):
             raise LogError(f"system_prompt.{agent}", "not a string")
     return WhoWhenLog(
         history=turns,
@@ -157,7 +157,7 @@ def parse_log(raw: Any) -> WhoWhenLog:
         mistake_agent=_text(raw, "mistake_agent"),
         mistake_step=_step(raw.get("mistake_step"), len(turns)),
         mistake_reason=_text(raw, "mistake_reason"),
-        system_prompt=dict(prompts or {}),
+        system_prompt={k: v for k, v in (prompts or {}).items() if v},  # a table's row has every column
     )
 
 
