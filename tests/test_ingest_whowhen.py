@@ -54,6 +54,16 @@ def test_every_history_entry_is_the_turn_of_its_index(path: Path) -> None:
     assert root.input_value == raw(path)["question"] and run.task
 
 
+def test_detected_by_its_labels_when_a_long_prompt_comes_first(tmp_path: Path) -> None:
+    log = raw(ALGORITHM)
+    first = {"system_prompt": {"Python_Expert": "You write code. " * 6000}}  # ~96 KB before the history
+    path = tmp_path / "log.json"
+    path.write_text(json.dumps({**first, **{k: v for k, v in log.items() if k != "system_prompt"}}))
+    assert path.read_text().index('"history"') > 1 << 16
+    assert detect_format(path) == "whowhen-json"
+    assert len(build_run(spans_of(path)).turns) == len(log["history"])
+
+
 def test_agents_from_name_and_the_system_prompts() -> None:
     run = build_run(spans_of(ALGORITHM))
     assert [t.agent for t in run.turns] == [e["name"] for e in raw(ALGORITHM)["history"]]

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import zlib
 from pathlib import Path
+from typing import Any
+
+import ijson
 
 from retrieval.ingest.source import head_text, opened
+from retrieval.limits import MAX_RECORD_BYTES
 
 FORMATS = (
     "otlp-json", "otlp-jsonl", "otlp-logs-json", "otlp-logs-jsonl", "langfuse-json", "langfuse-jsonl",
@@ -30,7 +35,7 @@ _LANGFUSE_KEYS = re.compile(
     r'"(parentObservationId|parent_observation_id|observations|promptName|startTime)"\s*:'
 )
 # a Who&When log (one JSON object): a group chat as "history": [{"content": ..., "role": ...}, ...]
-_WHOWHEN_HISTORY = re.compile(r'"history"\s*:\s*\[')
+_WHOWHEN_KEY = re.compile(r'"history"\s*:\s*\[')
 _TRACE_ID = re.compile(r'"(traceId|trace_id)"\s*:')
 
 
@@ -65,6 +70,8 @@ def detect_format(path: Path) -> str:
             return "markdown"
         raise UnknownFormatError(path, "not JSON, JSON lines or Markdown")
     family = _family(head)
+    if family is None and stripped[0] == "{" and _has_history(path):
+        family = "whowhen"  # its history comes after a long field (a system prompt) past the head
     if family is None and _CONSOLE_SPAN.search(head):
         raise UnknownFormatError(path, CONSOLE_ADVICE)
     if family is None:
@@ -86,9 +93,49 @@ def _family(head: str) -> str | None:
         return "langfuse"
     if _LANGFUSE_KEYS.search(head) and '"observations"' in head:
         return "langfuse"
-    if head.lstrip().startswith("{") and _WHOWHEN_HISTORY.search(head):
+    if head.lstrip().startswith("{") and _WHOWHEN_KEY.search(head):
         return "whowhen"
     return None
+
+
+def _has_history(path: Path) -> bool:
+    """Whether the file is one JSON object with a top-level "history" list, read in a stream without building
+    any value; only for a file no dialect was seen in, and never past the bound of a record read whole."""
+    depth = 0
+    try:
+        with opened(path) as fp:
+            counted = _Bounded(fp, MAX_RECORD_BYTES)
+            events = ijson.basic_parse(counted, use_float=True)
+            for event, value in events:
+                if event == "map_key" and depth == 1 and value == "history":
+                    return next(events, (None, None))[0] == "start_array"
+                if event in ("start_map", "start_array"):
+                    depth += 1
+                elif event in ("end_map", "end_array"):
+                    depth -= 1
+                    if depth == 0:
+                        return False
+    except (ijson.JSONError, _TooLong, ValueError, OSError, EOFError, zlib.error):
+        return False
+    return False
+
+
+class _TooLong(Exception):
+    pass
+
+
+class _Bounded:
+    """A binary stream that raises _TooLong past `limit` bytes."""
+
+    def __init__(self, fp: Any, limit: int) -> None:
+        self._fp, self._left = fp, limit
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._fp.read(n if n >= 0 else 1 << 16)
+        self._left -= len(data)
+        if self._left < 0:
+            raise _TooLong
+        return data
 
 
 def _is_json_lines(path: Path, stripped: str, suffix: str) -> bool:
