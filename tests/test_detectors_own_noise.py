@@ -130,3 +130,18 @@ def test_words_of_an_instructions_force_do_not_make_an_edit_related():
     ctx.incident.reports[0].text += " It should only quote the current policy."
     assert _related_terms(ctx, [], ["Greet the user only once per conversation."]) == []
     assert _related_terms(ctx, [], ["Only quote the current policy."]) == ["current", "policy", "quote"]
+
+
+def test_per_request_values_repeated_by_the_calls_of_one_request_are_not_steps():
+    """An agent makes three LLM calls per request, all with the request's jittered temperature: runs of three equal
+    values are one request each, not a setting that held and then stepped."""
+    from agent.detectors.changes import find_changes
+
+    f = SpanFactory()
+    items = []
+    for i in range(20):
+        trace = f.trace(at(i * 20), *QA[i % 5])
+        llm = next(s for s in trace if s.kind.value == "llm")
+        value = f"temperature={0.2 + (i * 37 % 70) / 100:.2f}"  # a different value per request
+        items += [(llm.model_copy(update={"span_id": f"{llm.span_id[:14]}{k:02d}"}), value) for k in range(3)]
+    assert find_changes(items) == []

@@ -51,8 +51,10 @@ def find_changes(items: list[tuple[Span, str]], group: str = "", min_count: int 
             continue
         # the calls just before, back to where the value in use then first appeared: a step that follows soon after
         # another step (v4 -> v4.1 -> v5 within ten calls) is judged against the value it replaced, not a mix
+        # (the stretch must span several requests: the calls of one request share its per-request settings)
         since = max(0, i - PERSIST_REACH, first_at[items[i - 1][1]])
-        before = items[since:i] if i - since >= MIN_BEFORE else items[max(0, i - PERSIST_REACH) : i]
+        requests = len({span.trace_id for span, _ in items[since:i]})
+        before = items[since:i] if requests >= MIN_BEFORE else items[max(0, i - PERSIST_REACH) : i]
         prior = Counter(k for _, k in before if k != key)
         if not prior or len(before) < min(MIN_BEFORE, len(items) - 1):
             continue
