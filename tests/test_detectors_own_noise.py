@@ -145,3 +145,21 @@ def test_per_request_values_repeated_by_the_calls_of_one_request_are_not_steps()
         value = f"temperature={0.2 + (i * 37 % 70) / 100:.2f}"  # a different value per request
         items += [(llm.model_copy(update={"span_id": f"{llm.span_id[:14]}{k:02d}"}), value) for k in range(3)]
     assert find_changes(items) == []
+
+
+def test_calls_that_lost_their_version_attribute_take_the_version_of_the_same_instructions():
+    """Half the calls dropped the prompt version attribute; their instructions say which version they ran."""
+    from agent.detectors.prompt_change import _keyed
+
+    f = SpanFactory()
+    spans = []
+    for i in range(40):
+        prompt = {"system": HARMLESS, "template": ("support-answer", "4")} if i >= 20 else {}
+        llm = next(s for s in f.trace(at(i * 20), *QA[i % 5], **prompt) if s.kind.value == "llm")
+        if i % 2 and llm.prompt_template is not None:
+            llm = llm.model_copy(
+                update={"prompt_template": llm.prompt_template.model_copy(update={"version": None})}
+            )
+        spans.append(llm)
+    versions = [key.split("|")[0] for _, key in _keyed(spans)]
+    assert versions == ["3"] * 20 + ["4"] * 20

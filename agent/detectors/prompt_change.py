@@ -75,10 +75,17 @@ def _keyed(spans: list[Span]) -> list[tuple[Span, str]]:
     """Key each call by its version and the hash of its static instruction units."""
     spans = sorted(spans, key=lambda s: s.start_time)
     static = static_units(spans)
+    keyed = [(span, _version(span), instructions_key(system_text(span), static)) for span in spans]
+    # a call that lost its version attribute (telemetry drops optional attributes) ran the version other calls
+    # with the same instructions recorded: without that, the two kinds of record would look like alternating values
+    seen: dict[str, Counter[str]] = defaultdict(Counter)
+    for _, version, text_key in keyed:
+        if version and text_key:
+            seen[text_key][version] += 1
     items = []
-    for span in spans:
-        version = _version(span)
-        text_key = instructions_key(system_text(span), static)
+    for span, version, text_key in keyed:
+        if not version and seen.get(text_key):
+            version = seen[text_key].most_common(1)[0][0]
         if version or text_key:
             items.append((span, f"{version or '?'}|{text_key}"))
     return items
