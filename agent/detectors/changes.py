@@ -156,14 +156,15 @@ def _reach(ctx: DetectorContext, change: Change) -> float:
 def _recency(ctx: DetectorContext, change: Change) -> float:
     """With no bad output recognised, timing against the reports is what is left: the change the trouble was
     reported soonest after is the likeliest trigger (one made earlier ran longer without a complaint, the same
-    reasoning as `_lag`). exp(-|t_report - t_change| / window), with the first report's time (else the window's
-    end): two candidates days apart differ clearly, two an hour apart barely."""
+    reasoning as `_lag`). exp(-(|t_report - t_change| - horizon) / window), with the first report's time (else the
+    window's end): changes within one horizon of it (`ctx.horizon`, the scale of 'near') keep their weight, two
+    candidates days apart differ clearly."""
     reported = [r.timestamp for r in ctx.incident.reports if r.timestamp is not None]
     ref = min(reported) if reported else ctx.window_end
     if ref is None or ctx.window_start is None or ctx.window_end is None:
         return 1.0
     scale = max(ctx.window_end - ctx.window_start, ctx.horizon)
-    return math.exp(-abs((ref - change.first_new.start_time) / scale))
+    return math.exp(-max(0.0, abs((ref - change.first_new.start_time) / scale) - ctx.horizon / scale))
 
 
 def _lag(ctx: DetectorContext, change: Change) -> float:
