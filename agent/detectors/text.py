@@ -121,6 +121,8 @@ INJECTION = re.compile(
     # text inside data that addresses the AI reading it: the shape of an indirect injection
     r"\b(?:note|message|instructions?|notice|attention)\s*(?:to|for)\s*(?:any |all |the )?(?:ai|llms?|language "
     r"models?|(?:ai|automated|coding) (?:assistants?|agents?))\b|"
+    # ... and the same address as a header ("AI instructions:", "Assistant instructions:")
+    r"\b(?:ai|llm|assistant)s? instructions?\s*:|"
     r"\b(?:ai|llm|automated) (?:agents?|assistants?|models?|bots?),? (?:reading|processing|parsing|summari[sz]ing|"
     r"handling|that (?:read|process|parse|summari[sz]e)) (?:this|these|the following)\b|"
     r"\bif you are an? (?:ai|llm|language model|assistant|bot|agent)\b)",
