@@ -164,18 +164,20 @@ def test_document_families_and_archive_marks():
     assert archived("kb/archived-not-a-segment.md") is None and archived("kb/policies/old-town.md") is None
 
 
+SPANISH = (
+    "¿Puedo obtener un reembolso de mi billete de la semana pasada?",
+    "¿Cuánto cuesta cambiar mi vuelo a otra fecha?",
+    "¿Cuántas maletas puedo facturar en mi vuelo?",
+)
+
+
 def test_language_shift_in_inputs(embedder):
     f = SpanFactory()
-    spanish = [
-        "¿Puedo obtener un reembolso de mi billete de la semana pasada?",
-        "¿Cuánto cuesta cambiar mi vuelo a otra fecha?",
-        "¿Cuántas maletas puedo facturar en mi vuelo?",
-    ]
 
     def window(i, t):
         if i >= 30 and i % 2 == 0:
             return f.trace(
-                t, spanish[i % 3], "Refunds are available within 30 days of purchase.", docs=[POLICY]
+                t, SPANISH[i % 3], "Refunds are available within 30 days of purchase.", docs=[POLICY]
             )
         return f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE])
 
@@ -191,16 +193,11 @@ def test_a_language_shift_needs_no_long_baseline_only_a_significant_rise():
     """Seven healthy requests are few for a spread, enough for a share: Spanish in two thirds of the window against
     none of seven is a significant rise. Against two, it is not."""
     f = SpanFactory()
-    spanish = [
-        "¿Puedo obtener un reembolso de mi billete de la semana pasada?",
-        "¿Cuánto cuesta cambiar mi vuelo a otra fecha?",
-        "¿Cuántas maletas puedo facturar en mi vuelo?",
-    ]
 
     def window(i, t):
         if i % 3:
             return f.trace(
-                t, spanish[i % 3], "Refunds are available within 30 days of purchase.", docs=[POLICY]
+                t, SPANISH[i % 3], "Refunds are available within 30 days of purchase.", docs=[POLICY]
             )
         return f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE])
 
