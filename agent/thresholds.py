@@ -134,9 +134,12 @@ class Thresholds(DetectorThresholds):
         "rarely causes a step in bad outputs by itself",
     )
     prompt_change_unrelated: float = _t(
-        0.4,
+        0.25,
         "a prompt edit none of whose changed words the description or reports use (a rephrase, a tone or "
-        "spelling line) keeps this share of its weight: timing alone makes it a candidate, not the cause",
+        "spelling line) keeps this share of its weight: timing alone makes it a candidate, not the cause. A "
+        "quarter, so that an unrelated edit landing right at the onset (fully associated by timing) does not "
+        "outweigh a moderate finding inside the bad traces; 0.4 let the robustness suite's harmless edits take two "
+        "dev verdicts, and no dev verdict moved between the two",
     )
     # ---- symptoms: which outputs were bad --------------------------------------------------------------
     symptom_rise_p: float = _t(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.detectors.model_drift import model_family
+from agent.thresholds import T
 from tests.detectkit import analyse, by
 from tests.spanfactory import BAGGAGE, POLICY, QA, SYSTEM, SpanFactory, at, traffic
 
@@ -287,5 +288,5 @@ def test_a_prompt_edit_counts_fully_only_when_it_changed_what_the_reports_are_ab
         "related_terms"
     ] == []
     before = "strength_before_onset_correlation"  # the detector's own strength (the onset step clamps at 1)
-    assert abs(unrelated.data[before] - 0.4 * related.data[before]) < 0.01
+    assert abs(unrelated.data[before] - T.prompt_change_unrelated * related.data[before]) < 0.01
     assert unrelated.strength < related.strength
