@@ -95,6 +95,10 @@ def test_single_run_draft_names_agent_step_and_what_could_not_be_compared(tmp_pa
     decisive = next(s for s in draft.sections if s.key == "decisive")
     assert f"step {gold['mistake_step']}" in decisive.sentences[0].text
     assert "attribution" in json.loads(draft.model_dump_json())
+    # no model version changed in a single run: a model-layer verdict asks for a regression eval, not a pinned model
+    if draft.classification.primary == "model":
+        kinds = {item.kind for item in draft.action_items}
+        assert "regression_eval" in kinds and "model_pinning" not in kinds
 
 
 def test_trace_show_lists_the_turns(tmp_path, monkeypatch, embedder) -> None:

@@ -9,6 +9,9 @@ from agent.models import ActionItem, Finding, Layer, report_ref, span_ref
 MAX_EVIDENCE = 3
 
 
+MODEL_CHANGES = ("model_changed", "served_model_changed")
+
+
 def _top(inputs: DraftInputs, layer: Layer) -> Finding | None:
     return next((f for f in inputs.cause_findings() if f.layer_hint == layer), None)
 
@@ -49,7 +52,7 @@ def _data_title(finding: Finding | None) -> str:
 
 def _model_title(finding: Finding | None) -> str:
     data = finding.data if finding is not None else {}
-    if data.get("kind") in ("model_changed", "served_model_changed") and data.get("old") and data.get("new"):
+    if data.get("kind") in MODEL_CHANGES and data.get("old") and data.get("new"):
         return (
             f"Pin the served model (answers went bad after {data['old']} became {data['new']}) "
             "and gate upgrades on a regression eval"
@@ -97,6 +100,19 @@ def _layer_items(inputs: DraftInputs, layer: Layer, examples: list[str]) -> list
             ),
         ]
     if layer == "model":
+        if finding is not None and finding.data.get("kind") not in MODEL_CHANGES:
+            # the model misbehaved on inputs it had before: no version to pin, a behaviour to test and guard
+            return [
+                ActionItem(
+                    layer="model",
+                    kind="regression_eval",
+                    evidence=list(dict.fromkeys(refs + examples)),
+                    title="Add these bad requests to a regression eval and check the behaviour the model got wrong",
+                    detail="Run the eval on every model or prompt change; where the failure can be checked "
+                    "(figures against sources, claims against the context), check it before the answer is used."
+                    + why,
+                ),
+            ]
         return [
             ActionItem(
                 layer="model",
