@@ -48,13 +48,16 @@ def records(paths: list[Path]) -> list[Span | PostmortemDoc | IngestError]:
 
 
 @contextmanager
-def settings_env(home: Path) -> Iterator[None]:
-    """POSTMORTEM_HOME (and the embedder cache) set, settings re-read, inside the block only."""
+def settings_env(home: Path, **extra: str) -> Iterator[None]:
+    """POSTMORTEM_HOME (and the embedder cache, and any `extra` variables) set, settings re-read, inside the block
+    only."""
     from agent.settings import get_settings
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("POSTMORTEM_HOME", str(home))
         mp.setenv("POSTMORTEM_CACHE_DIR", str(CACHE))
+        for name, value in extra.items():
+            mp.setenv(name, value)
         get_settings.cache_clear()
         try:
             yield

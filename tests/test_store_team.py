@@ -28,8 +28,8 @@ from retrieval.keyword import identifier_terms, tokens
 from retrieval.samples import DEMO_DIR, DEMO_INCIDENT
 from retrieval.store_records import span_key, span_row
 from retrieval.trace import Span
-from tests.agentkit import CACHE
 from tests.conftest import FIXTURES
+from tests.test_cli_ingest import settings_env
 from tests.test_store_server import chroma_run
 
 pytestmark = pytest.mark.server
@@ -53,15 +53,8 @@ class Home:
     @contextlib.contextmanager
     def env(self) -> Iterator[None]:
         """This home's settings in the environment (and re-read) inside the block."""
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("POSTMORTEM_HOME", str(self.path))
-            mp.setenv("POSTMORTEM_CHROMA_URL", self.url)
-            mp.setenv("POSTMORTEM_CACHE_DIR", str(CACHE))
-            get_settings.cache_clear()
-            try:
-                yield
-            finally:
-                get_settings.cache_clear()
+        with settings_env(self.path, POSTMORTEM_CHROMA_URL=self.url):
+            yield
 
     def run(self, *args: str) -> str:
         from agent.cli.main import run

@@ -103,13 +103,13 @@ def _full_inputs(ctx: DetectorContext, win: list[Span], base: list[Span]) -> lis
     sized = [s for s in win if s.usage.input_tokens]
     if len(sized) < T.truncation_min_calls:
         return []
-    known = {s.span_id: lim for s in sized if (lim := _limit(s))}
-    unknown = [s for s in sized if s.span_id not in known]
+    known = [s for s in sized if _limit(s)]
+    unknown = [s for s in sized if not _limit(s)]
     ceiling = max((s.usage.input_tokens or 0 for s in unknown), default=0)
 
     def full(s: Span) -> bool:
         tokens = s.usage.input_tokens or 0
-        lim = known.get(s.span_id) or _limit(s)
+        lim = _limit(s)
         return (
             tokens >= T.truncation_known_full * lim if lim else tokens >= T.truncation_plateau_full * ceiling
         )
@@ -124,7 +124,7 @@ def _full_inputs(ctx: DetectorContext, win: list[Span], base: list[Span]) -> lis
         and base_max < T.truncation_plateau_baseline * ceiling
         and ceiling >= T.truncation_min_ceiling
     )
-    hits = [s for s in sized if s.span_id in known and full(s)] + (pressed if plateau else [])
+    hits = [s for s in known if full(s)] + (pressed if plateau else [])
     hits.sort(key=lambda s: s.start_time)
     if not hits:
         return []
