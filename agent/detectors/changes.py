@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from agent.detectors.base import DetectorContext
-from agent.detectors.stats import Association, associate, rate, step_effect
+from agent.detectors.stats import Association, all_clean_chance, associate, rate, step_effect
 from agent.models import span_ref
 from agent.thresholds import T
 from retrieval.trace import Span
@@ -171,8 +171,9 @@ def _lag(ctx: DetectorContext, change: Change) -> float:
     """How well the change's timing fits the bad outputs it would explain: a cause shows from its first request on.
     Among the requests the change touched, n ran before the first bad one; had the change made its requests go
     bad at the rate they did afterwards (p, over the next T.step_answers), all n staying clean had chance
-    (1 - p)^n. A change at the onset keeps its effect; a harmless edit that ran cleanly for a day before an
-    unrelated onset keeps little. Sparse bad outputs (small p) make timing weak evidence, and the factor mild."""
+    (1 - p)^n (`stats.all_clean_chance`). A change at the onset keeps its effect; a harmless edit that ran cleanly
+    for a day before an unrelated onset keeps little. Sparse bad outputs (small p) make timing weak evidence, and the
+    factor mild."""
     touched = {s.trace_id for s in change.new_spans}
     start = change.first_new.start_time
     units = [
@@ -184,7 +185,7 @@ def _lag(ctx: DetectorContext, change: Change) -> float:
         return 1.0
     gap = flags.index(True)
     after = flags[gap : gap + T.step_answers]
-    return (1.0 - sum(after) / len(after)) ** gap
+    return all_clean_chance(gap, sum(after) / len(after))
 
 
 def change_evidence(change: Change, score: ChangeScore) -> list[str]:

@@ -75,6 +75,13 @@ def novelty(k_win: int, n_win: int, k_base: float, n_base: int) -> float:
     return min(1.0, T.novelty_clear_floor + gap * T.novelty_clear_gain)
 
 
+def all_clean_chance(n: int, p: float) -> float:
+    """The chance that n requests all stayed clean had each gone bad at rate p: (1 - p)^n. How much a clean run
+    of requests says against a cause that would have made them bad (changes' timing, findings whose own requests
+    all answered well): one clean request barely counts, ten at a rate of a third leave almost nothing."""
+    return (1.0 - p) ** n
+
+
 def squash(x: float, scale: float = 1.0) -> float:
     """0..1 saturating map of a non-negative score."""
     return 1.0 - math.exp(-max(0.0, x) / scale)

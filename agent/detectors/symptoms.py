@@ -22,7 +22,7 @@ import numpy as np
 from agent.detectors.base import DetectorContext, evenly
 from agent.detectors.figures import invented
 from agent.detectors.output_fields import odd_fields
-from agent.detectors.stats import novelty, rise_p
+from agent.detectors.stats import all_clean_chance, novelty, rise_p
 from agent.detectors.text import REFUSAL, content_tokens, language, norm, numbers
 from agent.models import Finding, span_ref
 from agent.thresholds import T
@@ -71,10 +71,9 @@ def compute_flags(ctx: DetectorContext, findings: list[Finding]) -> set[str]:
 
 def weigh_by_flags(ctx: DetectorContext, findings: list[Finding]) -> list[Finding]:
     """Once the bad outputs are known, a phase-1 finding none of whose candidate outputs (`bad_span_ids`) is among
-    them explains none of them. Its strength is scaled by the chance that this many requests would all have stayed
-    clean were they at least as prone to bad outputs as the rest of the window once bad outputs began: (1 - p)^n,
-    with p the flagged rate of the other window answers from the first bad one on, n the finding's requests. One clean request barely moves it; a burst of ten
-    that all answered well, while a third of the others went bad, leaves nearly nothing."""
+    them explains none of them. Its strength is scaled by the chance that its n requests would all have stayed clean
+    were they as prone to bad outputs as the rest of the window once bad outputs began (`stats.all_clean_chance`,
+    p the flagged rate of the other window answers from the first bad one on)."""
     flagged = ctx.flagged_traces()
     if not flagged:
         return findings
@@ -92,7 +91,7 @@ def weigh_by_flags(ctx: DetectorContext, findings: list[Finding]) -> list[Findin
             continue
         others = [a for a in ctx.answers if a.trace_id not in traces and a.start_time >= first_bad]
         p = sum(a.trace_id in flagged for a in others) / len(others) if others else 0.0
-        factor = (1.0 - p) ** len(traces)
+        factor = all_clean_chance(len(traces), p)
         data = {**finding.data, "clean_requests": len(traces), "clean_factor": round(factor, 3)}
         out.append(finding.model_copy(update={"strength": finding.strength * factor, "data": data}))
     return out
