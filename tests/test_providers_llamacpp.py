@@ -118,6 +118,16 @@ def _valid(draft, store, incident) -> tuple[int, int]:
     return sum(1 for r in refs if resolves(r, store, incident)), len(refs)
 
 
+def _never_worse_than_offline(llm, offline, store, incident) -> None:
+    """Every citation of the LLM draft resolves, its share of valid citations is never below the offline draft's,
+    and its merged classification keeps the offline layers the model did not assess."""
+    valid, total = _valid(llm, store, incident)
+    offline_valid, offline_total = _valid(offline, store, incident)
+    assert total and valid == total  # every citation resolves
+    assert valid / total >= offline_valid / max(offline_total, 1)
+    _merged_never_worse(llm, offline)
+
+
 def _merged_never_worse(llm, offline) -> None:
     """Issue 18 item 6: a layer the model did not assess, or changed without citing evidence, keeps its offline
     assessment, and the notes say which layers came from the model."""
@@ -166,11 +176,7 @@ def test_a_tiny_window_with_the_llm_taking_part_within_budget(env, embedder, tmp
         assert llm.classification.method == "openai-compatible"
         assert [s["step"] for s in llm.usage["steps"]] == ["classify", "narrative"]
         assert all(step["prompt_tokens_estimate"] <= BUDGET for step in llm.usage["steps"])
-        valid, total = _valid(llm, store, incident)
-        offline_valid, offline_total = _valid(offline, store, incident)
-        assert total and valid == total  # every citation resolves
-        assert valid / total >= offline_valid / max(offline_total, 1)
-        _merged_never_worse(llm, offline)
+        _never_worse_than_offline(llm, offline, store, incident)
     finally:
         store.close()
 
@@ -213,10 +219,6 @@ def test_postmortem_draft_cli_on_the_demo(env, embedder, capsys, monkeypatch, tm
     store = TraceStore(path=env / "chroma", embedder=embedder)
     try:
         offline = draft_incident(incident, settings=Settings(), store=store, provider="offline").draft
-        valid, total = _valid(llm, store, incident)
-        offline_valid, offline_total = _valid(offline, store, incident)
-        assert total and valid == total  # every citation resolves
-        assert valid / total >= offline_valid / max(offline_total, 1)
-        _merged_never_worse(llm, offline)
+        _never_worse_than_offline(llm, offline, store, incident)
     finally:
         store.close()
