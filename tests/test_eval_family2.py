@@ -97,3 +97,17 @@ def test_a_bad_source_is_one_line_naming_the_file_and_field(tmp_path: Path) -> N
     bad.write_text("id: [broken\n", encoding="utf-8")
     with pytest.raises(SourceError, match="not valid YAML"):
         load_source(bad)
+
+
+def test_a_change_to_a_dotted_attribute_replaces_that_key_not_a_nested_map() -> None:
+    """Span attributes are flat maps with dotted keys: a release that sets `adapter.version` of a step must
+    replace the value its earlier requests carried, or the telemetry never shows the change the case is about."""
+    from evals.family2.timeline import set_path
+
+    state = {"attrs": {"unlock": {"adapter.version": "1.3.2"}}, "models": {"main": {"response": "a"}}}
+    set_path(state, "attrs.unlock.adapter.version", "1.4.0")
+    set_path(state, "models.main.response", "b")
+    assert state["attrs"]["unlock"] == {"adapter.version": "1.4.0"}
+    assert state["models"]["main"] == {"response": "b"}
+    set_path(state, "attrs.root", {"gateway.region": "eu-west-2"})
+    assert state["attrs"]["root"] == {"gateway.region": "eu-west-2"}

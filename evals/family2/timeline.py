@@ -39,8 +39,15 @@ def initial_state(app: AppSrc) -> dict[str, Any]:
 
 
 def set_path(state: dict[str, Any], path: str, value: Any) -> None:
-    """Dotted path assignment; a mapping merges into an existing mapping."""
-    *head, last = path.split(".")
+    """Dotted path assignment; a mapping merges into an existing mapping. Span attributes are flat maps with
+    dotted keys, so under `attrs.<step>.` the rest of the path is one key: `attrs.unlock.adapter.version` sets
+    the key `adapter.version` of step `unlock` (the key its healthy requests carry), not a nested `adapter` map."""
+    parts = path.split(".")
+    head, last = (
+        (parts[:2], ".".join(parts[2:]))
+        if parts[0] == "attrs" and len(parts) > 2
+        else (parts[:-1], parts[-1])
+    )
     node = state
     for part in head:
         node = node.setdefault(part, {})
