@@ -141,6 +141,12 @@ class Thresholds(DetectorThresholds):
         "outweigh a moderate finding inside the bad traces; 0.4 let the robustness suite's harmless edits take two "
         "dev verdicts, and no dev verdict moved between the two",
     )
+    prompt_route_overlap: float = _t(
+        0.5,
+        "a call that lost its template id joins the template of same-named calls when at least half of its "
+        "instruction units are theirs: the instructions, not the request data around them, name the route; a "
+        "version edit changes a line or two, so the old and new calls of one route still share most units",
+    )
     # ---- symptoms: which outputs were bad --------------------------------------------------------------
     symptom_rise_p: float = _t(
         0.01,

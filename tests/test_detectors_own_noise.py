@@ -163,3 +163,47 @@ def test_calls_that_lost_their_version_attribute_take_the_version_of_the_same_in
         spans.append(llm)
     versions = [key.split("|")[0] for _, key in _keyed(spans)]
     assert versions == ["3"] * 20 + ["4"] * 20
+
+
+def test_calls_that_lost_their_template_id_join_the_route_whose_instructions_they_share():
+    """Telemetry dropped the template attributes of some calls. Those of one span name take the template of
+    same-named calls with their instructions (two agents share the span name: each call goes to its own), so a
+    prompt change is dated by its first call, not by the first one that kept the attribute."""
+    from agent.detectors.prompt_change import routes
+
+    f = SpanFactory()
+    other = "You are the billing agent. Answer invoice questions from the ledger only."
+    spans = []
+    for i in range(24):
+        writer = i % 3 == 2
+        prompt = {"system": other, "template": ("billing", "1")} if writer else {}
+        llm = next(s for s in f.trace(at(i * 20), *QA[i % 5], **prompt) if s.kind.value == "llm")
+        spans.append(llm.model_copy(update={"prompt_template": None}) if i % 2 else llm)
+    route = routes(spans)
+    assert [route[s.span_id] for s in spans] == [
+        "billing" if i % 3 == 2 else "support-answer" for i in range(24)
+    ]
+    # a call with instructions of its own (no template shares half its units) keeps its span name
+    alone = next(
+        s for s in f.trace(at(600), *QA[0], system="Translate the text to French.") if s.kind.value == "llm"
+    )
+    alone = alone.model_copy(update={"prompt_template": None})
+    assert routes([*spans, alone])[alone.span_id] == alone.name
+
+
+def test_a_prompt_change_is_dated_by_its_first_call_even_when_that_call_lost_its_template_id():
+    f = SpanFactory()
+    traces = []
+    for i in range(40):
+        prompt = {"system": HARMLESS, "template": ("support-answer", "4")} if i >= 20 else {}
+        trace = f.trace(at(i * 20), *QA[i % 5], **prompt)
+        if i in (20, 21):  # the first calls under the new version dropped their template attributes
+            trace = [
+                s.model_copy(update={"prompt_template": None}) if s.kind.value == "llm" else s for s in trace
+            ]
+        traces.append(trace)
+    baseline = [s for t in traces[:16] for s in t]
+    window = [s for t in traces[16:] for s in t]
+    _, findings = analyse(window, baseline)
+    first_new = next(s for s in traces[20] if s.kind.value == "llm")
+    assert [x.onset for x in by(findings, "prompt_change")] == [first_new.start_time]

@@ -20,7 +20,7 @@ import re
 
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.common import make, pct, quote, system_text
-from agent.detectors.prompt_change import CONSTRAINT, route_of
+from agent.detectors.prompt_change import CONSTRAINT, route_in
 from agent.detectors.text import snippet
 from agent.detectors.tool_errors import error_result
 from agent.models import Finding, span_ref
@@ -188,7 +188,7 @@ def _removed_guard(ctx: DetectorContext) -> list[Finding]:
         ):
             continue
         route = str(change.data.get("route") or "")
-        under = [a for a in flagged if a.start_time >= change.onset and route_of(a) == route]
+        under = [a for a in flagged if a.start_time >= change.onset and route_in(ctx, a) == route]
         share = len(under) / len(flagged)
         if len(under) < T.latent_min_cases or share < T.latent_guard_share:
             continue

@@ -30,6 +30,45 @@ def route_of(span: Span) -> str:
     return span.name
 
 
+def routes(spans: list[Span]) -> dict[str, str]:
+    """Span id -> prompt route, for calls that may have lost their template attributes (telemetry drops optional
+    attributes): a call without a template id takes the template of calls with the same span name in its service
+    whose instructions share the most units with its own (at least half of them); else its span name. Without
+    this, the calls that lost the attribute form a route of their own, and a prompt change shows only in the calls
+    that kept it, dated by the first of them that did."""
+    units: dict[tuple[str | None, str, str], set[str]] = defaultdict(set)
+    for span in spans:
+        if span.prompt_template and span.prompt_template.id:
+            units[(span.service, span.name, span.prompt_template.id)] |= set(_units(system_text(span)))
+    out: dict[str, str] = {}
+    for span in spans:
+        route = route_of(span)
+        if route == span.name:
+            own = set(_units(system_text(span)))
+            best, share = None, 0.0
+            for (service, name, template), known in units.items():
+                if service == span.service and name == span.name and own:
+                    overlap = len(own & known) / len(own)
+                    if overlap > share:
+                        best, share = template, overlap
+            if best is not None and share >= T.prompt_route_overlap:
+                route = best
+        out[span.span_id] = route
+    return out
+
+
+def call_routes(ctx: DetectorContext) -> dict[str, str]:
+    """`routes` over the case's LLM calls (baseline and window), computed once per analysis."""
+    if "prompt_change.routes" not in ctx.memo:
+        ctx.memo["prompt_change.routes"] = routes([*ctx.baseline_llm_spans, *ctx.llm_spans])
+    return ctx.memo["prompt_change.routes"]  # type: ignore[return-value]
+
+
+def route_in(ctx: DetectorContext, span: Span) -> str:
+    """The prompt route of one LLM call of the case (see `routes`)."""
+    return call_routes(ctx).get(span.span_id) or route_of(span)
+
+
 def _version(span: Span) -> str | None:
     return span.prompt_template.version if span.prompt_template and span.prompt_template.version else None
 
@@ -62,7 +101,7 @@ def instructions_key(text: str, static: set[str]) -> str:
 def detect(ctx: DetectorContext) -> list[Finding]:
     groups: dict[tuple[str | None, str], list[Span]] = defaultdict(list)
     for span in [*ctx.baseline_llm_spans, *ctx.llm_spans]:
-        groups[(span.service, route_of(span))].append(span)
+        groups[(span.service, route_in(ctx, span))].append(span)
     findings = []
     for (service, route), spans in groups.items():
         items = _keyed(spans)

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.changes import Change, find_changes, score_change
 from agent.detectors.common import make, pct, system_text, when
-from agent.detectors.prompt_change import instructions_key, route_of, static_units
+from agent.detectors.prompt_change import instructions_key, route_in, static_units
 from agent.detectors.retrieval import source_key
 from agent.detectors.stats import Association, associate
 from agent.models import Finding, doc_ref, span_ref
@@ -71,7 +71,7 @@ def config_change_dates(ctx: DetectorContext, slack_days: int = 1) -> set[date]:
     LLM calls changed."""
     routes: dict[str, list[Span]] = defaultdict(list)
     for span in sorted((s for s in [*ctx.baseline_llm_spans, *ctx.llm_spans] if ctx.in_scope(s)), key=_start):
-        routes[route_of(span)].append(span)
+        routes[route_in(ctx, span)].append(span)
     out: set[date] = set()
     for spans in routes.values():
         static = static_units(spans)
