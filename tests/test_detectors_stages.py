@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
+
 from agent.detectors.base import DetectorContext
 from retrieval.trace import Span, SpanKind
 from tests.detectkit import analyse, by
@@ -241,3 +243,31 @@ def test_a_tool_that_ran_another_call_than_the_model_asked_for_is_a_system_stage
     (rewritten,) = by(findings, "stages", "stage_rewritten")
     assert rewritten.layer_hint == "system" and rewritten.data["association"]["with_signal"] == 15
     assert rewritten.data["association"]["flagged_without_signal"] == 0 and rewritten.strength > 0.3
+
+
+@pytest.mark.parametrize(
+    ("key", "old", "new", "layer"),
+    [("retriever.top_k", 5, 1, "system"), ("index.snapshot", "prod-0412", "stg-0413", "data")],
+)
+def test_a_retrieval_setting_names_the_data_layer_only_when_it_names_what_the_index_holds(
+    key: str, old: object, new: object, layer: str
+) -> None:
+    """By the layer definitions: a retrieval stage's index snapshot is data (what the index holds); its top_k
+    or reranker is context assembly, the system layer."""
+    f = SpanFactory()
+
+    def stepped(i: int, window: bool) -> bool:
+        return window and i >= 30
+
+    window, baseline = _traffic(
+        f,
+        lambda i, w: {
+            "kind": SpanKind.retrieval,
+            "documents": [POLICY],
+            "attributes": {key: new if stepped(i, w) else old},
+        },
+        lambda i, w: stepped(i, w) and i % 2 == 0,
+    )
+    _, findings = analyse(window, baseline, reports=REPORT)
+    steps = by(findings, "stages", "stage_setting_changed")
+    assert [(s.data["key"], s.layer_hint) for s in steps] == [(key, layer)]

@@ -15,13 +15,16 @@ from the words of a case:
 
 A per-request signal counts by its association with the bad outputs (flag rate of traces with it against traces
 without it, `stats.associate`), scaled down when it was as common before the window. A stage whose span is a
-retrieval is the data layer (what the index holds); any other stage is the system layer.
+retrieval is the data layer (what the index holds), except for a stepped setting that does not name the content
+(top_k, a reranker, a filter, the retriever's release): that is context assembly, the system layer. Any other
+stage is the system layer.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,6 +90,22 @@ def _layer(spans: list[Span]) -> Layer:
     return "data" if any(s.kind == SpanKind.retrieval or s.documents for s in spans) else "system"
 
 
+# A setting of a retrieval stage that names what the index holds (its snapshot, corpus, collection, feed) is the
+# data layer; any other setting of it (how many documents, which reranker, what filter, the retriever's own
+# release) is how the context is assembled: the system layer, by the layer definitions (README, "Layers").
+CONTENT_SETTING = re.compile(
+    r"(?:^|[._-])(?:index|snapshot|corpus|collection|dataset|catalog|catalogue|feed|kb|knowledge|docs|documents|"
+    r"source|sources)(?:[._-]|$)",
+    re.IGNORECASE,
+)
+
+
+def setting_layer(key: str, spans: list[Span]) -> Layer:
+    """The layer a stepped setting of this stage belongs to (see CONTENT_SETTING)."""
+    layer = _layer(spans)
+    return "data" if layer == "data" and CONTENT_SETTING.search(key) else "system"
+
+
 def _settings(span: Span) -> Iterator[tuple[str, str]]:
     """(key, value) of the span's attributes that can be settings: scalars and nested maps, flattened."""
     flat: list[tuple[str, Any]] = []
@@ -139,7 +158,7 @@ def _setting_steps(ctx: DetectorContext, stage: str, spans: list[Span]) -> list[
                 ctx.window_start or change.first_new.start_time
             ):
                 continue  # a step well before the window is the baseline's state, not a change in it
-            findings.append(_step_finding(ctx, stage, key, change, _layer(spans)))
+            findings.append(_step_finding(ctx, stage, key, change, setting_layer(key, spans)))
     return findings
 
 
