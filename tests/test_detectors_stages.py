@@ -203,6 +203,26 @@ def test_a_tool_value_as_common_before_the_incident_is_not_a_cause():
     assert all(x.strength < 0.1 for x in by(findings, "tool_fields"))
 
 
+def test_a_value_the_tool_always_returns_says_only_that_it_ran():
+    """An action tool that ran only in the bad requests (the model decided to act) and always answers
+    status=sent: the value co-occurs with every bad answer, yet tells no bad call of the tool from a good one.
+    That the tool ran is the decision, a consequence; the value is not upstream data."""
+
+    def make(window: bool):
+        def one(i, t):
+            q, a = QA[i % 5]
+            acted = window and i % 3 == 0
+            tools = [Tool("forward_email", json.dumps({"status": "sent"}), arguments=json.dumps({"n": i}))]
+            return f.trace(t, q, BAD if acted else a, tools=tools if acted else [])
+
+        return one
+
+    f = SpanFactory()
+    window, baseline = traffic(60, 0, 20, make(True)), traffic(40, -2880, 60, make(False))
+    _, findings = analyse(window, baseline, reports=REPORT)
+    assert by(findings, "tool_fields") == []
+
+
 def test_a_new_tool_value_the_bad_answers_do_not_follow_is_not_a_cause():
     f = SpanFactory()
     window, baseline = _fleet(

@@ -2,7 +2,8 @@
 upstream data the answers rest on (a unit, a source, a format tag of some records) changed for part of the
 requests. Not a step over time (tool_data.py finds those) but a per-request signal, so it counts only by its
 association with the bad outputs (flag rate of traces with the value against traces without it) times how new
-the value is: a value as common before the incident is how the data always looked."""
+the value is: a value as common before the incident is how the data always looked. A field that never took
+another value (status=sent after every send) is no category at all: it says only that the tool ran."""
 
 from __future__ import annotations
 
@@ -45,6 +46,11 @@ def detect(ctx: DetectorContext) -> list[Finding]:
     for (tool, field, value), spans in values.items():
         if kinds[(tool, field)] > T.tool_field_max_values or len(spans) < T.stage_min_new:
             continue  # free text or an identifier, not a category; or a one-off
+        if kinds[(tool, field)] == 1:
+            # the tool never returned another value here (status=sent after every send): the value tells the
+            # tool's bad calls from none of its good ones, so its association is only that the tool ran, which
+            # for an action is the model's decision, a consequence of what went wrong, not its upstream data
+            continue
         traces = {s.trace_id for s in spans}
         assoc = associate(ctx, units, traces)
         n_win = sum(1 for u in ctx.answers if u.trace_id in traces)
