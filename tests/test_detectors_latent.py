@@ -71,7 +71,7 @@ def test_instructions_with_a_fallback_or_answers_asking_back_name_nothing():
     assert any(f.detector == "tool_errors" and f.layer_hint == "system" for f in findings)
 
 
-def _refunds(tool: Tool):
+def _refunds(*tools: Tool):
     f = SpanFactory()
     q_old = "I bought this 90 days ago, can I get a refund?"
     refused = "Sorry, refunds are only available within 30 days of purchase."
@@ -81,7 +81,7 @@ def _refunds(tool: Tool):
 
     def window(i, t):
         if i % 3 == 0 and i // 3 < len(bad_ids):
-            return f.trace(t, q_old, approved, docs=[POLICY], tools=[tool], trace_id=bad_ids[i // 3])
+            return f.trace(t, q_old, approved, docs=[POLICY], tools=list(tools), trace_id=bad_ids[i // 3])
         return f.trace(t, *QA[i % 5], docs=[POLICY, BAGGAGE])
 
     return analyse(traffic(40, 0, 30, window), base, trace_ids=bad_ids)
@@ -101,6 +101,28 @@ def test_read_only_or_failed_tools_in_bad_requests_are_not_unchecked_actions():
     assert not latent(findings, "unchecked_action")
     _, findings = _refunds(Tool("payments.issue_refund", "Error: 500 internal server error", error=True))
     assert not latent(findings, "unchecked_action")
+
+
+def test_a_failed_call_run_again_with_the_same_arguments_cites_the_retry():
+    """A refund call timed out and the orchestrator ran it again: the retry is the second refund, so the tool
+    failure's evidence shows both calls, and says the call was repeated."""
+    args = '{"charge_id": "ch_1", "amount": 84.2}'
+    ctx, findings = _refunds(
+        Tool("payments.issue_refund", "TimeoutError: read timeout after 5000 ms", error=True, arguments=args),
+        Tool("payments.issue_refund", '{"refund_id": "rf_2", "status": "issued"}', arguments=args),
+    )
+    (failure,) = [f for f in findings if f.detector == "tool_errors"]
+    first, retry = (ctx.by_id[ref.split(":", 1)[1]] for ref in failure.evidence[:2])
+    assert first.is_error and not retry.is_error and retry.trace_id == first.trace_id
+    assert first.tool and retry.tool and retry.tool.arguments == first.tool.arguments
+    assert "run again with the same arguments" in failure.detail
+    # a retry with other arguments is another call, not a repeat
+    _, findings = _refunds(
+        Tool("payments.issue_refund", "TimeoutError: read timeout after 5000 ms", error=True, arguments=args),
+        Tool("payments.issue_refund", '{"refund_id": "rf_2"}', arguments='{"charge_id": "ch_2"}'),
+    )
+    (failure,) = [f for f in findings if f.detector == "tool_errors"]
+    assert "run again" not in failure.detail
 
 
 def _model_switch(served_after: str, finish_after: str = "stop", answer_after: str | None = None):

@@ -106,6 +106,34 @@ def _ignored(ctx: DetectorContext, fails: list[Failure]) -> tuple[list[Span], li
     return ignored, fabricated
 
 
+def _retried(ctx: DetectorContext, fails: list[Failure]) -> list[Span]:
+    """The later call of the same tool, in the same trace and with the same arguments, that succeeded after each
+    failed tool call (the retry), in time order."""
+    out = []
+    for fail in fails:
+        span = fail.span
+        if span.kind != SpanKind.tool or span.tool is None:
+            continue
+        retry = next(
+            (
+                s
+                for s in ctx.traces.get(span.trace_id, [])
+                if s.kind == SpanKind.tool
+                and s.tool is not None
+                and s.span_id != span.span_id
+                and s.start_time >= span.start_time
+                and s.name == span.name
+                and s.tool.arguments == span.tool.arguments
+                and not s.is_error
+                and not error_result(s.tool.result or "")
+            ),
+            None,
+        )
+        if retry is not None:
+            out.append(retry)
+    return sorted(out, key=lambda s: s.start_time)
+
+
 def _finding(ctx: DetectorContext, name: str, fails: list[Failure], base_fails: list[Failure]) -> Finding:
     n_win, n_base = max(1, len(ctx.answers)), len(ctx.baseline_answers)
     traces = {f.span.trace_id for f in fails}
@@ -117,7 +145,12 @@ def _finding(ctx: DetectorContext, name: str, fails: list[Failure], base_fails: 
     evidence_of_harm = 0.35 * new_errors + 0.5 * new_ignored * (1.0 if fabricated else 0.7)
     strength = T.tool_error_base + evidence_of_harm
     first = fails[0]
-    evidence = [span_ref(first.span.span_id)] + [span_ref(a.span_id) for a in (fabricated or ignored)[:3]]
+    retries = _retried(ctx, fails)
+    evidence = (
+        [span_ref(first.span.span_id)]
+        + [span_ref(r.span_id) for r in retries[:2]]
+        + [span_ref(a.span_id) for a in (fabricated or ignored)[:3]]
+    )
     detail = (
         f"{name} failed in {len(traces)} window requests ({pct(len(traces) / n_win)}) vs {len(base_traces)} "
         f"baseline requests ({pct(len(base_traces) / n_base) if n_base else 'n/a'}). "
@@ -128,6 +161,12 @@ def _finding(ctx: DetectorContext, name: str, fails: list[Failure], base_fails: 
             else ""
         )
         + "."
+        + (
+            f" {len(retries)} failed calls were run again with the same arguments and succeeded (a call that timed "
+            "out may have taken effect: its retry does it twice unless the call is idempotent)."
+            if retries
+            else ""
+        )
     )
     answered = [a for t in traces if (a := ctx.answer_of(t)) is not None and a.output_text.strip()]
     title = f"Tool {name} failed in {len(traces)} requests" + (
