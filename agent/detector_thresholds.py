@@ -344,6 +344,25 @@ class SystemThresholds(BaseModel):
         0.75,
         "an input field explains a disparity when it differs in one direction in 75% of the discordant pairs",
     )
+    # ---- matched_pairs: same question, same facts, another subject (agent/detectors/matched_pairs.py) ---------
+    matched_min_fields: int = _n(
+        3,
+        "two cases match on at least 3 equal tool-result fields besides the one label (one a number): fewer "
+        "equal facts is a coincidence of category, not the same case",
+    )
+    matched_min_pairs: int = _n(
+        2, "a single discordant pair can be sampling; two independent pairs are a pattern worth a finding"
+    )
+    matched_full_pairs: float = _t(
+        4,
+        "the finding reaches its full weight at 4 discordant pairs (the bias detector's pair gain, 4 x 0.05...)",
+    )
+    matched_gain: float = _t(
+        0.6,
+        "times the share of matched groups that went both ways: same inputs, opposite outcomes is strong evidence "
+        "of the model's own behaviour, as strong as a model change with a step in bad outputs (about 0.6)",
+    )
+    matched_max: float = _t(0.8, "capped below a confirmed change: the match is on the recorded facts only")
     latent_min_trigger: float = _t(0.1, "a trigger finding weaker than this explains nothing")
     latent_min_cases: int = _n(3, "bad outputs a latent condition must show in")
     latent_guard_share: float = _t(
