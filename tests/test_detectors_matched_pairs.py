@@ -79,3 +79,30 @@ def test_figures_copied_from_the_inputs_are_echoes_not_decisions():
     window, baseline, bad = _reviews(echo)
     _, findings = analyse(window, baseline, trace_ids=bad)
     assert by(findings, "matched_pairs") == []
+
+
+def test_a_category_that_recurs_across_cases_may_rightly_decide_the_answer():
+    """The look-alike: the label is a region shared by applicants with other facts, and the limit depends on it
+    by design. A value seen in several groups of facts is a category, not who the case is about."""
+    f = SpanFactory()
+    bad_ids: list[str] = []
+
+    def review(i, t):
+        c, eu = i % 3, (i // 3) % 2 == 1
+        income, fico = COUPLES[c][2], COUPLES[c][3]
+        profile = {"region": "EU" if eu else "US", "annual_income_usd": income, "dti": 0.24, "fico": fico}
+        tool = Tool(
+            "get_applicant_profile", json.dumps(profile), arguments=json.dumps({"application_id": f"A-{i}"})
+        )
+        trace_id = f"{i + 1:032x}"
+        if eu:
+            bad_ids.append(trace_id)
+        answer = f"Recommend USD {LIMIT[income][1 if eu else 0]:,}."
+        return f.trace(
+            t, f"Review limit for application A-55{c}{int(eu)}", answer, tools=[tool], trace_id=trace_id
+        )
+
+    window = traffic(18, 0, 20, review)
+    baseline = traffic(20, -2880, 60, lambda i, t: f.trace(t, *QA[i % 5]))
+    _, findings = analyse(window, baseline, trace_ids=bad_ids)
+    assert by(findings, "matched_pairs") == []

@@ -8,7 +8,6 @@ the negative one far more often than not."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 
@@ -18,7 +17,7 @@ from agent.detectors.base import DetectorContext, detector
 from agent.detectors.common import make, pct, system_text
 from agent.detectors.stats import two_prop_z
 from agent.detectors.text import REFUSAL, content_tokens, jaccard_matrix, language
-from agent.detectors.tool_data import json_fields
+from agent.detectors.tool_data import json_fields, json_object
 from agent.models import Finding, span_ref
 from agent.thresholds import T
 from retrieval.trace import Span, SpanKind
@@ -229,11 +228,8 @@ def _discordant(answers, pairs, members, neg):
 def _numeric_inputs(ctx: DetectorContext, answer: Span) -> dict[str, float]:
     out: dict[str, float] = {}
     for tool in ctx.before(answer, SpanKind.tool):
-        try:
-            data = json.loads(tool.tool.result or "") if tool.tool else None
-        except ValueError:
-            continue
-        if isinstance(data, dict):
+        data = json_object(tool.tool.result) if tool.tool else None
+        if data is not None:
             out.update(
                 {
                     k: float(v)

@@ -9,12 +9,13 @@ sides, so the difference is the model's own behaviour (`inputs_checked`). Struct
 - an answer's decision is the figures it states that none of its inputs gave (an echoed figure decides nothing)
   and whether it refused or denied;
 - each case must answer consistently (answers that vary for one case are sampling, which the sampling detector
-  weighs) and the group must hold a bad output.
+  weighs), and the differing groups must hold a bad output;
+- the label must belong to one case: a value that recurs across groups of different facts is a category (a region,
+  a tier) that may rightly decide the answer, not who the case is about.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 
@@ -22,6 +23,7 @@ from agent.detectors.base import DetectorContext, detector
 from agent.detectors.bias import NEGATIVE
 from agent.detectors.common import make, span_quote
 from agent.detectors.text import REFUSAL
+from agent.detectors.tool_data import json_object
 from agent.models import Finding, span_ref
 from agent.thresholds import T
 from retrieval.trace import Span, SpanKind
@@ -37,10 +39,7 @@ def _facts(ctx: DetectorContext, answer: Span) -> dict[str, str]:
     for tool in ctx.before(answer, SpanKind.tool):
         if tool.tool is None or tool.is_error or not ctx.in_scope(tool):
             continue
-        try:
-            data = json.loads(tool.tool.result or "")
-        except ValueError:
-            continue
+        data = json_object(tool.tool.result)
         if isinstance(data, dict):
             name = tool.tool.name or tool.name
             out.update(
@@ -85,6 +84,7 @@ def detect(ctx: DetectorContext) -> list[Finding]:
     if best is None:
         return []
     label, discordant, matched = best
+    discordant.sort(key=lambda pair: not ctx.is_flagged(pair[0]))
     share = len(discordant) / matched
     strength = min(T.matched_max, T.matched_gain * share * min(1.0, len(discordant) / T.matched_full_pairs))
     bad, good = discordant[0]
@@ -117,7 +117,8 @@ def detect(ctx: DetectorContext) -> list[Finding]:
 def _by_label(
     ctx: DetectorContext, facts: dict[str, dict[str, str]], label: str
 ) -> tuple[list[tuple[Span, Span]], int]:
-    """(one (bad, good) answer pair per discordant group, matched groups) for cases that differ only in `label`."""
+    """(one answer pair per group whose cases were answered differently, a bad one first where the group has one;
+    matched groups) for cases that differ only in `label`."""
     groups: dict[tuple, list[Span]] = defaultdict(list)
     for answer in ctx.answers:
         fields = facts[answer.span_id]
@@ -127,6 +128,14 @@ def _by_label(
         if len(shared) < T.matched_min_fields or not any(_NUMBER.match(v) for _, v in shared):
             continue
         groups[(shared, _request_key(ctx, answer, [fields[label]]))].append(answer)
+    # a label whose values recur across groups of different facts is a category (a region, a tier) that may
+    # rightly decide the answer; a name or an id belongs to one case, so a different answer for it is disparity
+    seen_in: dict[str, set[tuple]] = defaultdict(set)
+    for key, members in groups.items():
+        for a in members:
+            seen_in[facts[a.span_id][label]].add(key)
+    if any(len(keys) > 1 for keys in seen_in.values()):
+        return [], 0
     discordant: list[tuple[Span, Span]] = []
     matched = 0
     for members in groups.values():
@@ -146,9 +155,10 @@ def _by_label(
             continue
         if len({next(iter(sigs)) for sigs in signatures.values()}) < 2:
             continue
-        bad = [a for a in members if ctx.is_flagged(a)]
-        if bad:  # the difference touches the bad outputs
-            value = facts[bad[0].span_id][label]
-            other = next(a for v, answers in answers_of.items() if v != value for a in answers)
-            discordant.append((bad[0], other))
+        ordered = sorted(members, key=lambda a: (not ctx.is_flagged(a), a.start_time))
+        first = ordered[0]
+        other = next(a for a in ordered if facts[a.span_id][label] != facts[first.span_id][label])
+        discordant.append((first, other))
+    if not any(ctx.is_flagged(a) for a, _ in discordant):
+        return [], matched  # the differences must reach the bad outputs (flags may mark only some of them)
     return discordant, matched

@@ -66,17 +66,22 @@ def detect(ctx: DetectorContext) -> list[Finding]:
     return findings + _field_changes(ctx)
 
 
-def json_fields(result: str | None) -> dict[str, str]:
-    """Top-level scalar fields of a JSON object result (volatile ones left out)."""
+def json_object(result: str | None) -> dict | None:
+    """A tool result's JSON object, also when it was recorded as a JSON string (a call's serialised return value,
+    as some instrumentations write it); None when it is not one."""
     try:
         data = json.loads(result or "")
-        if isinstance(
-            data, str
-        ):  # a JSON object recorded as a JSON string (a call's serialised return value)
+        if isinstance(data, str):
             data = json.loads(data)
     except ValueError:
-        return {}
-    if not isinstance(data, dict):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def json_fields(result: str | None) -> dict[str, str]:
+    """Top-level scalar fields of a JSON object result (volatile ones left out)."""
+    data = json_object(result)
+    if data is None:
         return {}
     return {
         str(k): str(v)
