@@ -141,6 +141,12 @@ class Thresholds(DetectorThresholds):
         "outweigh a moderate finding inside the bad traces; 0.4 let the robustness suite's harmless edits take two "
         "dev verdicts, and no dev verdict moved between the two",
     )
+    prompt_related_margin: float = _t(
+        0.05,
+        "an edit is about what the reports describe, in other words, when its closest sentence-embedding cosine to "
+        "a report beats every unchanged instruction's by 0.05: paraphrases of one idea differ by less; dev's true "
+        "edits beat them by 0.1-0.3, its harmless edits fall 0.1-0.5 below",
+    )
     prompt_route_overlap: float = _t(
         0.5,
         "a call that lost its template id joins the template of same-named calls when at least half of its "

@@ -207,3 +207,49 @@ def test_a_prompt_change_is_dated_by_its_first_call_even_when_that_call_lost_its
     _, findings = analyse(window, baseline)
     first_new = next(s for s in traces[20] if s.kind.value == "llm")
     assert [x.onset for x in by(findings, "prompt_change")] == [first_new.start_time]
+
+
+LANGUAGE_RULE = "Always reply in the language the customer writes in."
+REPORTS_IN_OTHER_WORDS = ["Riders in France complain that the support chat answers them in English."]
+
+
+def _edit_traffic(old: str, new: str):
+    """(window, baseline): a prompt edit at request 20 of the window; the answers after it go bad."""
+    f = SpanFactory()
+
+    def make(window: bool):
+        def one(i, t):
+            after = window and i >= 20
+            q, a = QA[i % 5]
+            return f.trace(
+                t, q, "Sorry, I can only help in English." if after and i % 2 else a,
+                system=new if after else old, template=("support-answer", "4" if after else "3"),
+            )  # fmt: skip
+
+        return one
+
+    return traffic(40, 0, 20, make(True)), traffic(30, -2880, 60, make(False))
+
+
+def test_an_edit_about_the_reported_failure_in_other_words_is_related(embedder):
+    """The reports never use the removed rule's words, yet it is what they describe: the edit is closer in meaning
+    to them than every instruction that stayed, so it keeps its full weight."""
+    old = f"{SYSTEM}\n{LANGUAGE_RULE}"
+    new = f"{SYSTEM}\nUse our brand voice: confident, friendly, clear."
+    window, baseline = _edit_traffic(old, new)
+    _, lexical = analyse(window, baseline, reports=REPORTS_IN_OTHER_WORDS)
+    _, semantic = analyse(window, baseline, reports=REPORTS_IN_OTHER_WORDS, embed=embedder.embed)
+    (plain,) = by(lexical, "prompt_change")
+    (meant,) = by(semantic, "prompt_change")
+    assert plain.data["related_terms"] == [] and plain.data["related_by_meaning"] is None
+    assert meant.data["related_by_meaning"] is not None
+    assert meant.strength > 2 * plain.strength
+
+
+def test_a_harmless_edit_is_not_closer_to_the_reports_than_what_stayed(embedder):
+    old = f"{SYSTEM}\n{LANGUAGE_RULE}"
+    new = f"{old}\n{HARMLESS.splitlines()[-1]}"
+    window, baseline = _edit_traffic(old, new)
+    _, findings = analyse(window, baseline, reports=REPORTS_IN_OTHER_WORDS, embed=embedder.embed)
+    (edit,) = by(findings, "prompt_change")
+    assert edit.data["related_by_meaning"] is None

@@ -164,6 +164,24 @@ def _related_terms(ctx: DetectorContext, removed: list[str], added: list[str]) -
     return sorted(t for t in changed & reported if not CONSTRAINT.fullmatch(t))
 
 
+def _closer_than_what_stayed(ctx: DetectorContext, changed: list[str], stayed: list[str]) -> float | None:
+    """Whether the edit is about what the reports describe in other words: the changed lines' closest meaning to a
+    report or the description (cosine of sentence embeddings) beats that of every instruction that stayed by a
+    margin. The unchanged instructions are the null: they share the prompt's topic with the reports, so only an
+    edit closer than they are is about the failure. The changed lines' closeness when so, else None (and None
+    without an embedder or without unchanged instructions to compare with)."""
+    reports = report_texts(ctx)
+    if not changed or not stayed or not reports:
+        return None
+    vecs = ctx.vectors([*changed, *stayed, *reports])
+    if vecs is None:
+        return None
+    n, m = len(changed), len(changed) + len(stayed)
+    to_reports = vecs[:m] @ vecs[m:].T
+    edit, kept = float(to_reports[:n].max()), float(to_reports[n:].max())
+    return round(edit, 3) if edit > kept + T.prompt_related_margin else None
+
+
 def _finding(ctx: DetectorContext, change: Change, service: str | None, route: str) -> Finding:
     old_label, new_label = _label(change.old or "", change.old_spans), _label(change.new, change.new_spans)
     # each side's instructions are the units static among its own calls: in a partial rollout or an A/B test the
@@ -179,7 +197,9 @@ def _finding(ctx: DetectorContext, change: Change, service: str | None, route: s
     if any(CONSTRAINT.search(line) for line in removed):
         strength *= 1.15  # a guard instruction went away
     related = _related_terms(ctx, removed, added)
-    if (removed or added) and not related:
+    stayed = [u for u in sentences(new_text, min_chars=1) if u in set(sentences(old_text, min_chars=1))]
+    closeness = _closer_than_what_stayed(ctx, [*removed, *added], stayed)
+    if (removed or added) and not related and closeness is None:
         strength *= T.prompt_change_unrelated  # the edit is about something nobody reported going wrong
     if old_label == new_label:
         new_label += " (edited without a version bump)"
@@ -217,5 +237,6 @@ def _finding(ctx: DetectorContext, change: Change, service: str | None, route: s
         removed=removed,
         added=added,
         related_terms=related,
+        related_by_meaning=closeness,
         **data,
     )
