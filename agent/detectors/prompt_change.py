@@ -217,6 +217,18 @@ def _finding(ctx: DetectorContext, change: Change, service: str | None, route: s
     if added:
         detail += f' Added: "{snippet(added[0], 200)}".'
         quotes.append(quote(span_ref(change.first_new.span_id), snippet(added[0], 200), "system"))
+    if related:
+        detail += f" The reports use its changed words: {', '.join(related[:6])}."
+    elif closeness is not None:
+        detail += (
+            f" The reports describe it in other words: its changed lines are closer in meaning to them (cosine "
+            f"{closeness:.2f}) than any instruction that stayed."
+        )
+    elif removed or added:
+        detail += (
+            " Nothing it changed is what the reports describe, so it keeps "
+            f"{T.prompt_change_unrelated:.0%} of its weight."
+        )
     evidence = change_evidence(change, score)
     return make(
         NAME,
