@@ -253,3 +253,25 @@ def test_a_harmless_edit_is_not_closer_to_the_reports_than_what_stayed(embedder)
     _, findings = analyse(window, baseline, reports=REPORTS_IN_OTHER_WORDS, embed=embedder.embed)
     (edit,) = by(findings, "prompt_change")
     assert edit.data["related_by_meaning"] is None
+
+
+def test_an_answer_the_same_request_got_without_the_tool_does_not_cover_up_its_failure():
+    """The burst's requests asked what others asked and got the same answers, which other traces gave without ever
+    calling the preferences tool: the answers did not need it, so not mentioning its timeout hides nothing. A
+    failed tool every request calls (no trace answers without it) still counts as covered up."""
+    _, findings = _stale_policy_traffic(edit_at=None, burst=range(20, 28))
+    (burst,) = by(findings, "tool_errors")
+    assert burst.data["ignored"] == 0 and "ignored the failure" not in burst.title
+
+    f = SpanFactory()
+    status = Tool("orders.get_status", '{"status": "shipped", "eta": "2025-05-20"}')
+    down = Tool("orders.get_status", "Error: 503 Service Unavailable", error=True)
+
+    def window(i, t):
+        q, a = QA[i % 5]
+        return f.trace(t, q, a, tools=[down if 20 <= i < 28 else status])
+
+    base = traffic(40, -2880, 60, lambda i, t: f.trace(t, *QA[i % 5], tools=[status]))
+    _, findings = analyse(traffic(60, 0, 20, window), base, reports=[REPORT])
+    (outage,) = by(findings, "tool_errors")
+    assert outage.data["ignored"] == 8

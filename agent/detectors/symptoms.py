@@ -70,8 +70,8 @@ def compute_flags(ctx: DetectorContext, findings: list[Finding]) -> set[str]:
 
 
 def weigh_by_flags(ctx: DetectorContext, findings: list[Finding]) -> list[Finding]:
-    """Once the bad outputs are known, a phase-1 finding none of whose candidate outputs (`bad_span_ids`) is among
-    them explains none of them. Its strength is scaled by the chance that its n requests would all have stayed clean
+    """Once the bad outputs are known, a phase-1 finding none of whose candidate outputs (the answers of the requests
+    it is about, `request_span_ids`, else the ones it judged bad, `bad_span_ids`) is among them explains none of them. Its strength is scaled by the chance that its n requests would all have stayed clean
     were they as prone to bad outputs as the rest of the window once bad outputs began (`stats.all_clean_chance`,
     p the flagged rate of the other window answers from the first bad one on)."""
     flagged = ctx.flagged_traces()
@@ -84,7 +84,7 @@ def weigh_by_flags(ctx: DetectorContext, findings: list[Finding]) -> list[Findin
         return findings
     out = []
     for finding in findings:
-        ids = finding.data.get("bad_span_ids") or []
+        ids = finding.data.get("request_span_ids") or finding.data.get("bad_span_ids") or []
         traces = {s.trace_id for i in ids if (s := ctx.by_id.get(i)) is not None and ctx.is_window(s)}
         if finding.layer_hint is None or not traces or traces & flagged:
             out.append(finding)

@@ -88,8 +88,11 @@ def detect(ctx: DetectorContext) -> list[Finding]:
 
 
 def _ignored(ctx: DetectorContext, fails: list[Failure]) -> tuple[list[Span], list[Span]]:
-    """(answers after a failure that do not acknowledge it, those that also state unsupported figures)."""
+    """(answers after a failure that do not acknowledge it, those that also state unsupported figures). An answer
+    that the same request also got in a trace that never called the tool did not need the tool: not acknowledging
+    its failure covers nothing up."""
     ignored, fabricated = [], []
+    without = _answered_without(ctx, fails[0].span) if fails else {}
     for trace_id in dict.fromkeys(f.span.trace_id for f in fails):
         answer = ctx.answer_of(trace_id)
         first_fail = min((f.span for f in fails if f.span.trace_id == trace_id), key=lambda s: s.start_time)
@@ -98,12 +101,34 @@ def _ignored(ctx: DetectorContext, fails: list[Failure]) -> tuple[list[Span], li
             or not answer.output_text.strip()
             or answer.start_time < first_fail.start_time
             or _acknowledged(answer)
+            or _norm(answer.output_text) in without.get(_norm(ctx.request_text(answer)), ())
         ):
             continue
         ignored.append(answer)
         if _fabricated(ctx, answer):
             fabricated.append(answer)
     return ignored, fabricated
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _answered_without(ctx: DetectorContext, failed: Span) -> dict[str, set[str]]:
+    """Request text -> the answers it got in traces that never called the failed tool (baseline and window); empty
+    for a failed model call, which every request makes."""
+    if failed.kind != SpanKind.tool:
+        return {}
+    name = failed.tool.name if failed.tool and failed.tool.name else failed.name
+    out: dict[str, set[str]] = defaultdict(set)
+    for answer in [*ctx.baseline_answers, *ctx.answers]:
+        calls = ctx.traces.get(answer.trace_id, [])
+        if any(
+            s.kind == SpanKind.tool and ((s.tool.name if s.tool else None) or s.name) == name for s in calls
+        ):
+            continue
+        out[_norm(ctx.request_text(answer))].add(_norm(answer.output_text))
+    return out
 
 
 def _retried(ctx: DetectorContext, fails: list[Failure]) -> list[Span]:
@@ -198,6 +223,7 @@ def _finding(ctx: DetectorContext, name: str, fails: list[Failure], base_fails: 
         novelty_errors=round(new_errors, 3),
         novelty_ignored=round(new_ignored, 3),
         bad_span_ids=[a.span_id for a in ignored],
+        request_span_ids=[a.span_id for a in answered],
         symptom_strength=round(T.tool_error_symptom_base + evidence_of_harm, 3),
         baseline_bad_span_ids=[a.span_id for a in base_ignored],
     )
