@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from agent.detectors import DetectorContext
 from agent.detectors.common import make
 from agent.detectors.latent import detect as latent_detect
@@ -263,3 +265,24 @@ def test_a_guard_removed_before_a_data_trigger_is_a_latent_prompt_condition_not_
         reports=['It said "Yes, a full refund within 90 days, no questions asked."'],
     )
     assert not [x for x in findings if x.data.get("kind") == "removed_guard"]
+
+
+def test_a_tool_whose_results_only_acknowledge_acts_whatever_its_name():
+    """`mail.forward` matches no action verb, but every result is the same acknowledgement: it acts, and it carried
+    out the bad answers' decisions unchecked. A lookup whose results carry a value that recurs in some calls and not
+    others returns data, so it does not."""
+    from agent.detectors.latent import _acknowledging_tools
+
+    ctx, findings = _refunds(Tool("mail.forward", '{"status": "sent"}'))
+    (found,) = latent(findings, "unchecked_action")
+    assert found.data["tool"] == "mail.forward" and found.layer_hint == "system"
+
+    f = SpanFactory()
+
+    def lookup(i, t):
+        plan = ("basic", "plus", "basic", "pro")[i % 4]
+        result = json.dumps({"status": "ok", "plan": plan, "customer": f"C-{i}"})
+        return f.trace(t, *QA[i % 5], tools=[Tool("crm.plan_of", result)])
+
+    ctx, _ = analyse(traffic(20, 0, 20, lookup), [])
+    assert _acknowledging_tools(ctx) == set()

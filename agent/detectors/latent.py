@@ -16,12 +16,14 @@ Findings carry `data["latent"] = True`: the classifier lets them name a contribu
 
 from __future__ import annotations
 
+import json
 import re
 
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.common import make, pct, quote, system_text
 from agent.detectors.prompt_change import CONSTRAINT, route_in
 from agent.detectors.text import snippet
+from agent.detectors.tool_data import json_object
 from agent.detectors.tool_errors import error_result
 from agent.models import Finding, span_ref
 from agent.thresholds import T
@@ -125,11 +127,39 @@ def _tool_failed(span: Span) -> bool:
     return span.is_error or bool(result and error_result(result))
 
 
+def _acknowledging_tools(ctx: DetectorContext) -> set[str]:
+    """Tools whose results only acknowledge what was done, whatever their name: every field of every result is the
+    same each time (status=sent) or new each time (an id, a link), none a value that recurs in some calls and not
+    others (the data a lookup returns). Such a tool acts; it returns no data to answer from. (A lookup named as one,
+    `get_...`, may return the same value every time: the caller leaves those out.)"""
+    values: dict[str, dict[str, list[str]]] = {}
+    for span in [*ctx.baseline, *ctx.spans]:
+        if span.kind != SpanKind.tool or span.tool is None or _tool_failed(span) or not ctx.in_scope(span):
+            continue
+        data = json_object(span.tool.result)
+        if not data:
+            continue
+        fields = values.setdefault(span.tool.name or span.name, {})
+        for key, value in data.items():
+            fields.setdefault(str(key), []).append(json.dumps(value, sort_keys=True))
+    out = set()
+    for name, fields in values.items():
+        calls = max(len(v) for v in fields.values())
+        if calls < T.latent_min_cases:
+            continue
+        if all(len(set(v)) == 1 or len(set(v)) == len(v) for v in fields.values()) and any(
+            len(set(v)) == 1 for v in fields.values()
+        ):
+            out.add(name)
+    return out
+
+
 def _unchecked_actions(ctx: DetectorContext) -> list[Finding]:
     flagged = [a for a in ctx.answers if ctx.is_flagged(a)]
     if len(flagged) < T.latent_min_cases:
         return []
     acted: dict[str, list[Span]] = {}
+    acknowledging = _acknowledging_tools(ctx)
     for answer in flagged:
         for span in ctx.traces.get(answer.trace_id, []):
             name = span.tool.name if span.tool and span.tool.name else span.name
@@ -137,8 +167,8 @@ def _unchecked_actions(ctx: DetectorContext) -> list[Finding]:
                 span.kind == SpanKind.tool
                 and ctx.in_scope(span)
                 and name
-                and ACTION_TOOL.search(name)
                 and not READ_TOOL.search(name)
+                and (ACTION_TOOL.search(name) or name in acknowledging)
                 and not _tool_failed(span)
             ):
                 acted.setdefault(name, []).append(span)

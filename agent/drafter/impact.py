@@ -70,7 +70,9 @@ def decisive_point(inputs: DraftInputs) -> tuple[str | None, str]:
     in_trace: dict[str, tuple[int, Span]] = {}
     primary = inputs.classification.primary
     contributing = {a.layer for a in inputs.layers_with("contributing")}
-    for finding in inputs.cause_findings():
+    # a latent condition (what let the trigger do harm: an action nothing checked) is not where the failure
+    # became inevitable, so it does not place the decisive span
+    for finding in (f for f in inputs.cause_findings() if not f.data.get("latent")):
         tier = 0 if finding.layer_hint == primary else 1 if finding.layer_hint in contributing else 2
         for ref in finding.evidence:
             span = _span_of(inputs, ref)
