@@ -22,15 +22,14 @@ from collections import defaultdict
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.bias import NEGATIVE
 from agent.detectors.common import make, span_quote
-from agent.detectors.text import REFUSAL
+from agent.detectors.text import REFUSAL, numbers
 from agent.detectors.tool_data import json_object
 from agent.models import Finding, span_ref
 from agent.thresholds import T
 from retrieval.trace import Span, SpanKind
 
 NAME = "matched_pairs"
-_NUMBER = re.compile(r"^-?\d+(?:[.,]\d+)?$")
-_FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_NUMBER = re.compile(r"^-?\d+(?:[.,]\d+)?$")  # a fact whose whole value is a number
 
 
 def _facts(ctx: DetectorContext, answer: Span) -> dict[str, str]:
@@ -40,7 +39,7 @@ def _facts(ctx: DetectorContext, answer: Span) -> dict[str, str]:
         if tool.tool is None or tool.is_error or not ctx.in_scope(tool):
             continue
         data = json_object(tool.tool.result)
-        if isinstance(data, dict):
+        if data is not None:
             name = tool.tool.name or tool.name
             out.update(
                 {f"{name}.{k}": str(v) for k, v in data.items() if isinstance(v, str | int | float | bool)}
@@ -59,12 +58,8 @@ def _request_key(ctx: DetectorContext, answer: Span, masked: list[str]) -> str:
 def _signature(ctx: DetectorContext, answer: Span, facts: dict[str, str]) -> tuple:
     """What an answer decided: the figures it states that none of its inputs gave (a figure copied from the
     request or a tool result is an echo, not a decision), and whether it refused or denied."""
-    given = {
-        n.replace(",", "")
-        for text in [ctx.request_text(answer), *facts.values()]
-        for n in _FIGURE.findall(text)
-    }
-    stated = {n.replace(",", "") for n in _FIGURE.findall(answer.output_text)}
+    given = frozenset().union(*(numbers(text) for text in [ctx.request_text(answer), *facts.values()]))
+    stated = numbers(answer.output_text)
     return tuple(sorted(stated - given)), bool(
         NEGATIVE.search(answer.output_text) or REFUSAL.search(answer.output_text)
     )

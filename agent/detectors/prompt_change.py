@@ -197,7 +197,8 @@ def _finding(ctx: DetectorContext, change: Change, service: str | None, route: s
     if any(CONSTRAINT.search(line) for line in removed):
         strength *= 1.15  # a guard instruction went away
     related = _related_terms(ctx, removed, added)
-    stayed = [u for u in sentences(new_text, min_chars=1) if u in set(sentences(old_text, min_chars=1))]
+    old_units = set(sentences(old_text, min_chars=1))
+    stayed = [u for u in sentences(new_text, min_chars=1) if u in old_units]
     closeness = _closer_than_what_stayed(ctx, [*removed, *added], stayed)
     if (removed or added) and not related and closeness is None:
         strength *= T.prompt_change_unrelated  # the edit is about something nobody reported going wrong

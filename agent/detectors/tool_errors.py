@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from agent.detectors.base import DetectorContext, detector
 from agent.detectors.common import make, pct, span_quote
 from agent.detectors.stats import novelty
-from agent.detectors.text import ERROR_ACK, REFUSAL, TOOL_ERROR, numbers
+from agent.detectors.text import ERROR_ACK, REFUSAL, TOOL_ERROR, norm, numbers
 from agent.models import Finding, span_ref
 from agent.thresholds import T
 from retrieval.trace import Span, SpanKind
@@ -111,15 +111,18 @@ def _ignored(ctx: DetectorContext, fails: list[Failure]) -> tuple[list[Span], li
 
 
 def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
+    return norm(text).lower()
 
 
 def _answered_without(ctx: DetectorContext, failed: Span) -> dict[str, set[str]]:
-    """Request text -> the answers it got in traces that never called the failed tool (baseline and window); empty
-    for a failed model call, which every request makes."""
+    """Request text -> the answers it got in traces that never called the failed tool (baseline and window), once
+    per tool and analysis; empty for a failed model call, which every request makes."""
     if failed.kind != SpanKind.tool:
         return {}
     name = failed.tool.name if failed.tool and failed.tool.name else failed.name
+    key = f"tool_errors.answered_without/{name}"
+    if key in ctx.memo:
+        return ctx.memo[key]  # type: ignore[return-value]
     out: dict[str, set[str]] = defaultdict(set)
     for answer in [*ctx.baseline_answers, *ctx.answers]:
         calls = ctx.traces.get(answer.trace_id, [])
@@ -128,6 +131,7 @@ def _answered_without(ctx: DetectorContext, failed: Span) -> dict[str, set[str]]
         ):
             continue
         out[_norm(ctx.request_text(answer))].add(_norm(answer.output_text))
+    ctx.memo[key] = out
     return out
 
 
